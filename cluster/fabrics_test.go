@@ -1,0 +1,7 @@
+package cluster_test
+
+import "testing"
+
+func fabrics() []fabric { return []fabric{realFabric()} }
+
+var _ = testing.Short
