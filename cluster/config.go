@@ -50,7 +50,8 @@ type Config struct {
 	Profile Profile
 	// Network is the wire; default NetNetwork (real UDP/TCP).
 	Network Network
-	// Bind is the gossip "host:port"; default "127.0.0.1:0".
+	// Bind is the gossip "host:port"; empty lets the Network choose
+	// (NetNetwork: 127.0.0.1 on a free port).
 	Bind string
 	// Advertise, when set, is the gossip "host:port" other nodes use.
 	Advertise string
@@ -113,9 +114,6 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Network == nil {
 		c.Network = NetNetwork{}
-	}
-	if c.Bind == "" {
-		c.Bind = "127.0.0.1:0"
 	}
 	if c.RejoinInterval == 0 {
 		c.RejoinInterval = c.Profile.rejoinInterval()

@@ -62,6 +62,9 @@ type NetNetwork struct{}
 
 // Bind implements Network.
 func (NetNetwork) Bind(cfg BindConfig) (Endpoint, error) {
+	if cfg.Bind == "" {
+		cfg.Bind = "127.0.0.1:0"
+	}
 	host, port, err := splitHostPort(cfg.Bind, "bind")
 	if err != nil {
 		return nil, err

@@ -638,5 +638,10 @@ func (w memberlistLog) Write(p []byte) (int, error) {
 			w.n.setSuspect(rest[:j], true)
 		}
 	}
+	if !w.n.running() {
+		// Errors while shutting down are expected (closed sockets).
+		w.n.log.Debug(strings.TrimSpace(line), "component", "memberlist")
+		return len(p), nil
+	}
 	return slogWriter{w.n.log}.Write(p)
 }

@@ -3,9 +3,11 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"runtime/debug"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -51,10 +53,11 @@ type Process struct {
 	startedAt time.Time
 
 	mu         sync.Mutex
-	queue      []Message
+	queue      mailbox
 	scheduled  bool // a goroutine owns the behaviour (running, initialising or exiting)
 	exitReason Reason
 	exiting    bool
+	stopping   atomic.Bool // mirrors exiting, read without the lock between messages
 	exited     bool
 	trapExits  bool
 	msgsIn     uint64
@@ -146,9 +149,9 @@ func (p *Process) deliver(m Message) bool {
 		p.mu.Unlock()
 		return false
 	}
-	p.queue = append(p.queue, m)
+	p.queue.push(m)
 	p.msgsIn++
-	if n := len(p.queue); n > p.highWater {
+	if n := p.queue.n; n > p.highWater {
 		p.highWater = n
 	}
 	start := !p.scheduled
@@ -160,9 +163,13 @@ func (p *Process) deliver(m Message) bool {
 	return true
 }
 
+// idleSpins is how many times a drained process yields before it gives
+// its goroutine back.
+const idleSpins = 2
+
 // run drains the mailbox in batches until it is empty or the process exits.
 func (p *Process) run() {
-	var batch []Message
+	spins := 0
 	for {
 		p.mu.Lock()
 		if p.exiting {
@@ -170,32 +177,37 @@ func (p *Process) run() {
 			p.finish()
 			return
 		}
-		if len(p.queue) == 0 {
-			p.scheduled = false
-			if cap(p.queue) > 64 {
-				p.queue = nil // give memory back after a burst
+		if p.queue.n == 0 {
+			if spins < idleSpins {
+				// Under a steady stream the next message is usually a
+				// moment away: yielding once is far cheaper than parking
+				// and starting a goroutine again.
+				p.mu.Unlock()
+				spins++
+				runtime.Gosched()
+				continue
 			}
+			p.scheduled = false
 			p.mu.Unlock()
 			return
 		}
-		batch, p.queue = p.queue, batch[:0]
+		spins = 0
+		seg := p.queue.takeAll()
 		p.mu.Unlock()
-		for i := range batch {
-			if reason, failed := p.handle(batch[i]); failed {
-				p.signalExit(reason, false)
+		for seg != nil {
+			for i := range seg.buf {
+				if p.stopping.Load() {
+					break
+				}
+				if reason, failed := p.handle(seg.buf[i]); failed {
+					p.signalExit(reason, false)
+				}
 			}
-			batch[i] = Message{}
-			if p.isExiting() {
-				break
-			}
+			next := seg.next
+			seg.release()
+			seg = next
 		}
 	}
-}
-
-func (p *Process) isExiting() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.exiting
 }
 
 // handle runs the behaviour on one message, turning errors and panics into
@@ -225,6 +237,7 @@ func (p *Process) signalExit(reason Reason, _ bool) {
 		return
 	}
 	p.exiting = true
+	p.stopping.Store(true)
 	p.exitReason = reason
 	finishNow := !p.scheduled
 	p.scheduled = true
@@ -256,7 +269,9 @@ func (p *Process) finish() {
 	p.node.procs.remove(p)
 	p.mu.Lock()
 	p.exited = true
-	p.queue = nil
+	for seg := p.queue.takeAll(); seg != nil; seg = seg.next {
+		seg.release()
+	}
 	links, monitors, monitoring, waiters := p.links, p.monitors, p.monitoring, p.waiters
 	p.links, p.monitors, p.monitoring, p.waiters = nil, nil, nil, nil
 	p.mu.Unlock()
@@ -339,7 +354,7 @@ func (p *Process) Info() ProcessInfo {
 		Node:             p.pid.Node,
 		Name:             p.name,
 		Behavior:         p.bname,
-		Mailbox:          len(p.queue),
+		Mailbox:          p.queue.n,
 		MailboxHighWater: p.highWater,
 		MessagesIn:       p.msgsIn,
 		MessagesOut:      p.msgsOut,

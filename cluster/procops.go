@@ -79,6 +79,7 @@ func (n *Node) spawn(b Behavior, bname string, opts SpawnOptions) (PID, error) {
 	if err := n.initProcess(p, opts.Args); err != nil {
 		p.mu.Lock()
 		p.exiting, p.exited = true, true
+		p.stopping.Store(true)
 		p.mu.Unlock()
 		n.procs.remove(p)
 		return PID{}, fmt.Errorf("cluster: spawn %s on %s: init: %w", bname, n.name, err)
@@ -90,7 +91,7 @@ func (n *Node) spawn(b Behavior, bname string, opts SpawnOptions) (PID, error) {
 	}
 	// Hand the behaviour over: run pending messages or a pending exit.
 	p.mu.Lock()
-	pending := len(p.queue) > 0 || p.exiting
+	pending := p.queue.n > 0 || p.exiting
 	p.scheduled = pending
 	p.mu.Unlock()
 	if pending {

@@ -19,7 +19,7 @@ import (
 // fabric to prove that virtual and real nodes run the same code.
 type fabric struct {
 	name    string
-	network func(t *testing.T) cluster.Network
+	network func(tb testing.TB) cluster.Network
 	bind    func(i int) string
 	// crash makes a node fall silent as a crash would.
 	crash func(t *testing.T, net cluster.Network, n *cluster.Node)
@@ -28,7 +28,7 @@ type fabric struct {
 func realFabric() fabric {
 	return fabric{
 		name:    "udp-tcp",
-		network: func(*testing.T) cluster.Network { return cluster.NetNetwork{} },
+		network: func(testing.TB) cluster.Network { return cluster.NetNetwork{} },
 		bind:    func(int) string { return "127.0.0.1:0" },
 		crash:   func(_ *testing.T, _ cluster.Network, n *cluster.Node) { n.Halt() },
 	}
