@@ -56,8 +56,9 @@ func ParsePID(s string) (PID, error) {
 	if err := ValidateNodeName(node); err != nil {
 		return PID{}, fmt.Errorf("%w: %q: %v", ErrBadPID, s, err)
 	}
-	id, err := strconv.ParseUint(s[i+1:], 10, 64)
-	if err != nil || id == 0 {
+	digits := s[i+1:]
+	id, err := strconv.ParseUint(digits, 10, 64)
+	if err != nil || id == 0 || digits[0] == '0' || digits[0] == '+' {
 		return PID{}, fmt.Errorf("%w: %q: id must be a positive integer", ErrBadPID, s)
 	}
 	return PID{Node: node, ID: id}, nil
