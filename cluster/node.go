@@ -119,6 +119,16 @@ type Node struct {
 
 	stats    nodeStats
 	delegate *delegate
+	replicas replicaSet
+	bcast    *memberlist.TransmitLimitedQueue
+	exitMu   sync.RWMutex
+	onExit   []func(ProcessInfo, Reason)
+
+	// Subsystems, each in its own file.
+	registry    *registry
+	supervisors *supervisors
+	traces      *traces
+	sandboxes   *sandboxes
 }
 
 type nodeStats struct {
@@ -157,6 +167,14 @@ func NewNode(cfg Config) (*Node, error) {
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.registerProcessRPC()
+	n.HandleRPC(methodDelta, func(_ context.Context, _ string, b []byte) ([]byte, error) {
+		n.receiveDelta(b)
+		return nil, nil
+	})
+	n.initRegistry()
+	n.initSupervisors()
+	n.initTracing()
+	n.initSandboxes()
 	return n, nil
 }
 
@@ -199,6 +217,10 @@ func (n *Node) Start(ctx context.Context) error {
 	mc.SecretKey = n.cfg.SecretKey
 	mc.Logger = log.New(memberlistLog{n}, "", 0)
 	mc.Ping = &pingDelegate{n: n}
+	n.bcast = &memberlist.TransmitLimitedQueue{
+		NumNodes:       func() int { return max(1, len(n.AliveMembers())) },
+		RetransmitMult: mc.RetransmitMult,
+	}
 	d := &delegate{n: n}
 	d.meta.Store(&meta)
 	mc.Delegate = d
@@ -600,10 +622,12 @@ func (d *delegate) NodeMeta(limit int) []byte {
 	}
 	return b
 }
-func (d *delegate) NotifyMsg([]byte)                           {}
-func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte { return nil }
-func (d *delegate) LocalState(join bool) []byte                { return nil }
-func (d *delegate) MergeRemoteState(buf []byte, join bool)     {}
+func (d *delegate) NotifyMsg(b []byte) { d.n.receiveDelta(b) }
+func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte {
+	return d.n.bcast.GetBroadcasts(overhead, limit)
+}
+func (d *delegate) LocalState(join bool) []byte            { return d.n.snapshot() }
+func (d *delegate) MergeRemoteState(buf []byte, join bool) { d.n.mergeSnapshot(buf) }
 
 // eventDelegate turns memberlist's callbacks into member records.
 type eventDelegate struct{ n *Node }

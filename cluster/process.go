@@ -58,6 +58,7 @@ type Process struct {
 	exitReason Reason
 	exiting    bool
 	stopping   atomic.Bool // mirrors exiting, read without the lock between messages
+	tracer     atomic.Pointer[tracer]
 	exited     bool
 	trapExits  bool
 	msgsIn     uint64
@@ -86,6 +87,9 @@ func (p *Process) Send(to PID, msg Message) error {
 	p.mu.Lock()
 	p.msgsOut++
 	p.mu.Unlock()
+	if t := p.tracer.Load(); t != nil {
+		t.emit(p, TraceSend, to, &msg, "")
+	}
 	return p.node.Send(to, msg)
 }
 
@@ -95,12 +99,18 @@ func (p *Process) Call(ctx context.Context, to PID, msg Message) (Message, error
 	p.mu.Lock()
 	p.msgsOut++
 	p.mu.Unlock()
+	if t := p.tracer.Load(); t != nil {
+		t.emit(p, TraceSend, to, &msg, "")
+	}
 	return p.node.Call(ctx, to, msg)
 }
 
 // Reply answers a request received through Call.
 func (p *Process) Reply(req Message, reply Message) error {
 	reply.From = p.pid
+	if t := p.tracer.Load(); t != nil {
+		t.emit(p, TraceSend, req.From, &reply, "")
+	}
 	return p.node.Reply(req, reply)
 }
 
@@ -112,7 +122,11 @@ func (p *Process) SendAfter(to PID, msg Message, d time.Duration) (cancel func()
 
 // Spawn starts a new process on this process's node.
 func (p *Process) Spawn(b Behavior, opts SpawnOptions) (PID, error) {
-	return p.node.SpawnBehavior(b, opts)
+	pid, err := p.node.SpawnBehavior(b, opts)
+	if t := p.tracer.Load(); t != nil && err == nil {
+		t.emit(p, TraceSpawn, pid, nil, "")
+	}
+	return pid, err
 }
 
 // Link links p with another process: when either exits abnormally, the
@@ -219,6 +233,9 @@ func (p *Process) handle(m Message) (reason Reason, failed bool) {
 			reason, failed = Reason(fmt.Sprintf("panic: %v", r)), true
 		}
 	}()
+	if t := p.tracer.Load(); t != nil {
+		t.emit(p, TraceReceive, m.From, &m, "")
+	}
 	if err := p.behavior.Handle(p, m); err != nil {
 		return Reason(err.Error()), true
 	}
@@ -266,6 +283,10 @@ func (p *Process) finish() {
 		p.behavior.Terminate(p, reason)
 	}()
 
+	info := p.Info()
+	if t := p.tracer.Load(); t != nil {
+		t.emit(p, TraceExit, PID{}, nil, reason)
+	}
 	p.node.procs.remove(p)
 	p.mu.Lock()
 	p.exited = true
@@ -288,6 +309,12 @@ func (p *Process) finish() {
 	}
 	for _, w := range waiters {
 		close(w)
+	}
+	n.exitMu.RLock()
+	hooks := n.onExit
+	n.exitMu.RUnlock()
+	for _, h := range hooks {
+		h(info, reason)
 	}
 }
 
