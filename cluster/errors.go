@@ -21,6 +21,8 @@ var (
 	ErrStopped = errors.New("cluster: node not running")
 	// ErrMetaTooLarge reports node metadata over memberlist's 512-byte limit.
 	ErrMetaTooLarge = errors.New("cluster: node metadata too large")
+	// ErrConflict reports a name or id that is already taken.
+	ErrConflict = errors.New("cluster: conflict")
 	// ErrBadFrame reports malformed bytes received from the network.
 	ErrBadFrame = errors.New("cluster: malformed frame")
 )
@@ -32,6 +34,7 @@ const (
 	CodeNotFound        = "not_found"
 	CodeTimeout         = "timeout"
 	CodeBadRequest      = "bad_request"
+	CodeConflict        = "conflict"
 	CodeInternal        = "internal"
 )
 
@@ -67,6 +70,8 @@ func (e *RPCError) Is(target error) bool {
 		return e.Code == CodeTimeout
 	case ErrNotFound, ErrNoProcess:
 		return e.Code == CodeNotFound
+	case ErrConflict:
+		return e.Code == CodeConflict
 	}
 	return false
 }
@@ -84,6 +89,8 @@ func ErrorCode(err error) string {
 		return CodeNodeUnreachable
 	case errors.Is(err, ErrTimeout):
 		return CodeTimeout
+	case errors.Is(err, ErrConflict):
+		return CodeConflict
 	}
 	return ""
 }
