@@ -358,6 +358,7 @@ type ProcessInfo struct {
 	PID              PID               `json:"pid"`
 	Node             string            `json:"node"`
 	Name             string            `json:"name,omitempty"`
+	Registered       []string          `json:"registered,omitempty"`
 	Behavior         string            `json:"behavior"`
 	Status           string            `json:"status"`
 	Mailbox          int               `json:"mailbox"`
@@ -388,6 +389,7 @@ func (p *Process) Info() ProcessInfo {
 		StartedAt:        p.startedAt,
 		TrapExits:        p.trapExits,
 		Labels:           p.labels,
+		Registered:       p.node.registry.registeredNames(p.pid),
 	}
 	switch {
 	case p.exited:

@@ -18,7 +18,7 @@ type ProcessQuery struct {
 	Nodes []string `json:"nodes,omitempty"`
 	// Behavior keeps processes whose behaviour name equals it.
 	Behavior string `json:"behavior,omitempty"`
-	// Name keeps processes whose name contains it.
+	// Name keeps processes whose local or registered name contains it.
 	Name string `json:"name,omitempty"`
 	// Status keeps processes in this status (waiting, runnable, exiting).
 	Status string `json:"status,omitempty"`
@@ -186,7 +186,7 @@ func (q *ProcessQuery) matches(p *ProcessInfo) bool {
 	if q.Behavior != "" && p.Behavior != q.Behavior {
 		return false
 	}
-	if q.Name != "" && !strings.Contains(p.Name, q.Name) {
+	if q.Name != "" && !strings.Contains(p.Name, q.Name) && !slices.ContainsFunc(p.Registered, func(r string) bool { return strings.Contains(r, q.Name) }) {
 		return false
 	}
 	if q.Status != "" && p.Status != q.Status {
