@@ -38,6 +38,9 @@ type Member struct {
 	State   string            `json:"state"`
 	Since   time.Time         `json:"since"`
 	Local   bool              `json:"local,omitempty"`
+	// RTT is the round-trip time of this node's last successful probe of
+	// the member (0 when unknown, and for the local node).
+	RTT time.Duration `json:"rtt_ns,omitempty"`
 }
 
 // MemberEventType says what happened to a member.
@@ -385,6 +388,16 @@ func (n *Node) Stats() NodeStats {
 	}
 }
 
+// HealthScore returns memberlist's Lifeguard awareness score for this node:
+// 0 is healthy; higher means this node itself is slow to answer probes
+// (and so suspects others less eagerly).
+func (n *Node) HealthScore() int {
+	if !n.running() {
+		return 0
+	}
+	return n.ml.GetHealthScore()
+}
+
 // SetTags replaces the node's tags and gossips the change.
 func (n *Node) SetTags(tags map[string]string) error {
 	cfg := n.cfg
@@ -414,7 +427,7 @@ func (n *Node) memberFrom(name string, r *memberRecord) Member {
 	return Member{
 		Name: name, Addr: r.addr, RPCAddr: r.meta.RPC, APIAddr: r.meta.API,
 		Role: r.meta.Role, Tags: r.meta.Tags, Version: r.meta.Version,
-		State: r.state, Since: r.since, Local: name == n.name,
+		State: r.state, Since: r.since, Local: name == n.name, RTT: r.rtt,
 	}
 }
 
