@@ -63,6 +63,12 @@ type Config struct {
 	// RejoinInterval is how often a node retries peers it has seen but no
 	// longer sees alive, so that a healed partition merges; default by profile.
 	RejoinInterval time.Duration
+	// Discovery, when set, is re-resolved every DiscoveryInterval and the
+	// addresses it finds that are not members yet are joined.
+	Discovery Discovery
+	// DiscoveryInterval is how often Discovery is re-resolved; default
+	// 30 s (lan) or 5 s (local, sim).
+	DiscoveryInterval time.Duration
 	// RPCTimeout bounds a node-to-node request whose context has no
 	// deadline; default 5 s.
 	RPCTimeout time.Duration
@@ -95,7 +101,7 @@ func (c Config) Validate() error {
 	default:
 		return fmt.Errorf("cluster: config SecretKey: %d bytes, want 16, 24 or 32", len(c.SecretKey))
 	}
-	if c.RejoinInterval < 0 || c.RPCTimeout < 0 {
+	if c.RejoinInterval < 0 || c.RPCTimeout < 0 || c.DiscoveryInterval < 0 {
 		return fmt.Errorf("cluster: config RejoinInterval/RPCTimeout: must not be negative")
 	}
 	if _, err := encodeMeta(c.meta("")); err != nil {
@@ -120,6 +126,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RPCTimeout == 0 {
 		c.RPCTimeout = DefaultRPCTimeout
+	}
+	if c.DiscoveryInterval == 0 {
+		c.DiscoveryInterval = 30 * time.Second
+		if c.Profile != ProfileLAN {
+			c.DiscoveryInterval = 5 * time.Second
+		}
 	}
 	if c.Clock == nil {
 		c.Clock = SystemClock{}

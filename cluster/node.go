@@ -124,6 +124,7 @@ type Node struct {
 	delegate *delegate
 	replicas replicaSet
 	bcast    *memberlist.TransmitLimitedQueue
+	clash    atomic.Pointer[string] // address of another node using our name
 	exitMu   sync.RWMutex
 	onExit   []func(ProcessInfo, Reason)
 
@@ -228,6 +229,7 @@ func (n *Node) Start(ctx context.Context) error {
 	d.meta.Store(&meta)
 	mc.Delegate = d
 	mc.Events = &eventDelegate{n: n}
+	mc.Conflict = &conflictDelegate{n: n}
 	n.delegate = d
 	ml, err := memberlist.Create(mc)
 	if err != nil {
@@ -275,12 +277,15 @@ func (n *Node) Join(ctx context.Context, seeds []string) (int, error) {
 	}()
 	select {
 	case r := <-ch:
+		if clash := n.clash.Load(); clash != nil {
+			return r.k, fmt.Errorf("%w: %q is already used by the node at %s: give this node another --name", ErrNameClash, n.name, *clash)
+		}
 		if r.err != nil && r.k == 0 {
-			return 0, fmt.Errorf("cluster: node %s join %v: %w", n.name, seeds, r.err)
+			return 0, n.explainJoinError(seeds, r.err)
 		}
 		return r.k, nil
 	case <-ctx.Done():
-		return 0, fmt.Errorf("cluster: node %s join %v: %w", n.name, seeds, ctx.Err())
+		return 0, fmt.Errorf("%w: node %s join %v: %v", ErrNoSeed, n.name, seeds, ctx.Err())
 	}
 }
 
@@ -587,11 +592,16 @@ func (n *Node) rejoinLoop() {
 	defer n.wg.Done()
 	t := time.NewTicker(n.cfg.RejoinInterval)
 	defer t.Stop()
+	lastDiscovery := time.Time{}
 	for {
 		select {
 		case <-n.ctx.Done():
 			return
 		case <-t.C:
+		}
+		if n.cfg.Discovery != nil && time.Since(lastDiscovery) >= n.cfg.DiscoveryInterval {
+			lastDiscovery = time.Now()
+			n.discover()
 		}
 		var addrs []string
 		alive := 0
