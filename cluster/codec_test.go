@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/memberlist"
 	"github.com/stretchr/testify/assert"
@@ -211,5 +212,42 @@ func FuzzParsePID(f *testing.F) {
 			return
 		}
 		assert.Equal(t, s, p.String())
+	})
+}
+
+func TestPageCodecRoundTrip(t *testing.T) {
+	page := ProcessPage{Total: 7, Processes: []ProcessInfo{
+		{PID: PID{Node: "a", ID: 1}, Node: "a"},
+		{PID: PID{Node: "b", ID: 9}, Node: "b", Name: "x", Registered: []string{"svc", "main"}, Behavior: "echo", Status: StatusRunnable,
+			Mailbox: 3, MailboxHighWater: 40, MessagesIn: 1 << 40, MessagesOut: 2, StartedAt: time.Unix(0, 1234567890123),
+			Links: []PID{{Node: "a", ID: 1}}, Monitors: []PID{{Node: "c", ID: 2}}, Monitoring: []PID{{Node: "d", ID: 3}},
+			TrapExits: true, Labels: map[string]string{"sandbox": "s1"}},
+	}}
+	got, err := decodePage(encodePage(page))
+	require.NoError(t, err)
+	require.Len(t, got.Processes, 2)
+	assert.Equal(t, page.Total, got.Total)
+	assert.Equal(t, page.Processes[1].StartedAt.UnixNano(), got.Processes[1].StartedAt.UnixNano())
+	got.Processes[1].StartedAt = page.Processes[1].StartedAt
+	got.Processes[0].StartedAt = page.Processes[0].StartedAt
+	assert.Equal(t, page.Processes, got.Processes)
+
+	_, err = decodePage(nil)
+	assert.ErrorIs(t, err, ErrBadFrame)
+	enc := encodePage(page)
+	_, err = decodePage(enc[:len(enc)-1])
+	assert.ErrorIs(t, err, ErrBadFrame)
+}
+
+func FuzzDecodePage(f *testing.F) {
+	f.Add(encodePage(ProcessPage{Total: 1, Processes: []ProcessInfo{{PID: PID{Node: "a", ID: 1}, Labels: map[string]string{"k": "v"}}}}))
+	f.Add([]byte{1, 0, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		page, err := decodePage(b)
+		if err != nil {
+			return
+		}
+		_, err = decodePage(encodePage(page))
+		assert.NoError(t, err, "what decodes re-encodes")
 	})
 }

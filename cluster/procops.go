@@ -574,7 +574,7 @@ func (n *Node) registerProcessRPC() {
 		if err != nil {
 			return nil, err
 		}
-		return json.Marshal(page)
+		return encodePage(page), nil
 	})
 	n.HandleRPC(methodLink, func(_ context.Context, _ string, b []byte) ([]byte, error) {
 		var req linkRequest

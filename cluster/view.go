@@ -280,9 +280,11 @@ func (v *View) Processes(ctx context.Context, q ProcessQuery) (ProcessPage, erro
 			out, err := v.node.Request(cctx, name, methodList, payload)
 			r := result{node: name, err: err}
 			if err == nil {
-				if uerr := json.Unmarshal(out, &r.page); uerr != nil {
-					r.err = &RPCError{Code: CodeInternal, Node: name, Message: "malformed list response: " + uerr.Error()}
+				page, derr := decodePage(out)
+				if derr != nil {
+					r.err = &RPCError{Code: CodeInternal, Node: name, Message: "malformed list response: " + derr.Error()}
 				}
+				r.page = page
 			}
 			results[i] = r
 		}()

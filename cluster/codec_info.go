@@ -1,0 +1,165 @@
+package cluster
+
+import (
+	"encoding/binary"
+	"fmt"
+	"time"
+)
+
+// Binary encoding of process pages for the proc.list RPC: a cluster-wide
+// listing moves hundreds of ProcessInfo values per request, and JSON
+// decoding dominated its cost.
+
+const pageCodecVersion = 1
+
+// maxListEntries bounds the slices and maps decoded from one page.
+const maxListEntries = MaxPageSize * 4
+
+func appendPIDs(b []byte, ps []PID) []byte {
+	b = binary.AppendUvarint(b, uint64(len(ps)))
+	for _, p := range ps {
+		b = appendPID(b, p)
+	}
+	return b
+}
+
+func appendStrings(b []byte, ss []string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(ss)))
+	for _, s := range ss {
+		b = appendString(b, s)
+	}
+	return b
+}
+
+func appendInfo(b []byte, p *ProcessInfo) []byte {
+	b = appendPID(b, p.PID)
+	b = appendString(b, p.Name)
+	b = appendStrings(b, p.Registered)
+	b = appendString(b, p.Behavior)
+	b = appendString(b, p.Status)
+	b = binary.AppendUvarint(b, uint64(p.Mailbox))
+	b = binary.AppendUvarint(b, uint64(p.MailboxHighWater))
+	b = binary.AppendUvarint(b, p.MessagesIn)
+	b = binary.AppendUvarint(b, p.MessagesOut)
+	b = binary.AppendVarint(b, p.StartedAt.UnixNano())
+	b = appendPIDs(b, p.Links)
+	b = appendPIDs(b, p.Monitors)
+	b = appendPIDs(b, p.Monitoring)
+	if p.TrapExits {
+		b = append(b, 1)
+	} else {
+		b = append(b, 0)
+	}
+	b = binary.AppendUvarint(b, uint64(len(p.Labels)))
+	for k, v := range p.Labels {
+		b = appendString(b, k)
+		b = appendString(b, v)
+	}
+	return b
+}
+
+// encodePage encodes a page of process infos (without cursor or missing
+// nodes, which the View adds).
+func encodePage(page ProcessPage) []byte {
+	b := make([]byte, 0, 64+len(page.Processes)*96)
+	b = append(b, pageCodecVersion)
+	b = binary.AppendUvarint(b, uint64(page.Total))
+	b = binary.AppendUvarint(b, uint64(len(page.Processes)))
+	for i := range page.Processes {
+		b = appendInfo(b, &page.Processes[i])
+	}
+	return b
+}
+
+func (d *decoder) count(what string) int {
+	n := d.uvarint(what)
+	if d.err == nil && (n > maxListEntries || n > uint64(len(d.b))) {
+		d.fail(what)
+		return 0
+	}
+	return int(n)
+}
+
+func (d *decoder) pids(what string) []PID {
+	n := d.count(what)
+	if n == 0 {
+		return nil
+	}
+	out := make([]PID, 0, n)
+	for range n {
+		if d.err != nil {
+			return nil
+		}
+		out = append(out, d.pid(what))
+	}
+	return out
+}
+
+func (d *decoder) info() ProcessInfo {
+	var p ProcessInfo
+	p.PID = d.pid("pid")
+	p.Node = p.PID.Node
+	p.Name = d.string("name")
+	if n := d.count("registered"); n > 0 {
+		p.Registered = make([]string, 0, n)
+		for range n {
+			p.Registered = append(p.Registered, d.string("registered"))
+		}
+	}
+	p.Behavior = d.string("behavior")
+	p.Status = d.string("status")
+	p.Mailbox = int(min(d.uvarint("mailbox"), 1<<62))
+	p.MailboxHighWater = int(min(d.uvarint("high water"), 1<<62))
+	p.MessagesIn = d.uvarint("messages in")
+	p.MessagesOut = d.uvarint("messages out")
+	if d.err == nil {
+		v, n := binary.Varint(d.b)
+		if n <= 0 {
+			d.fail("started at")
+		} else {
+			d.b = d.b[n:]
+			p.StartedAt = time.Unix(0, v)
+		}
+	}
+	p.Links = d.pids("links")
+	p.Monitors = d.pids("monitors")
+	p.Monitoring = d.pids("monitoring")
+	if d.err == nil {
+		if len(d.b) == 0 {
+			d.fail("trap exits")
+		} else {
+			p.TrapExits = d.b[0] == 1
+			d.b = d.b[1:]
+		}
+	}
+	if n := d.count("labels"); n > 0 {
+		p.Labels = make(map[string]string, n)
+		for range n {
+			k := d.string("label key")
+			p.Labels[k] = d.string("label value")
+		}
+	}
+	return p
+}
+
+// decodePage decodes what encodePage encoded; bytes come from the network.
+func decodePage(b []byte) (ProcessPage, error) {
+	if len(b) == 0 || b[0] != pageCodecVersion {
+		return ProcessPage{}, fmt.Errorf("%w: process page version", ErrBadFrame)
+	}
+	d := decoder{b: b[1:]}
+	var page ProcessPage
+	page.Total = int(min(d.uvarint("total"), 1<<40))
+	n := d.count("processes")
+	page.Processes = make([]ProcessInfo, 0, n)
+	for range n {
+		if d.err != nil {
+			break
+		}
+		page.Processes = append(page.Processes, d.info())
+	}
+	if err := d.end(); err != nil {
+		return ProcessPage{}, err
+	}
+	return page, nil
+}
