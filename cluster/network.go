@@ -166,6 +166,10 @@ func (w slogWriter) Write(p []byte) (int, error) {
 	switch {
 	case strings.Contains(msg, "[ERR]"):
 		level = slog.LevelError
+	case strings.Contains(msg, "[WARN] memberlist: Refuting"):
+		// A node clearing a suspicion about itself: routine after a
+		// partition heals or a slow probe.
+		level = slog.LevelInfo
 	case strings.Contains(msg, "[WARN]"):
 		level = slog.LevelWarn
 	}
