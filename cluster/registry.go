@@ -53,19 +53,26 @@ type registry struct {
 	n *Node
 
 	mu        sync.RWMutex
-	entries   map[string]regEntry
-	byPID     map[PID][]string
-	clock     uint64 // Lamport clock for versions
+	bindings  map[string]map[PID]regEntry // name -> pid -> binding (live or deleted)
+	holders   map[string]regEntry         // name -> the live binding that holds it
+	byPID     map[PID][]string            // live bindings by process
+	clock     uint64                      // Lamport clock for versions
 	conflicts []RegistryConflict
-	deletedAt map[string]time.Time
+	deletedAt map[bindingKey]time.Time
+}
+
+type bindingKey struct {
+	name string
+	pid  PID
 }
 
 func (n *Node) initRegistry() {
 	r := &registry{
 		n:         n,
-		entries:   make(map[string]regEntry),
+		bindings:  make(map[string]map[PID]regEntry),
+		holders:   make(map[string]regEntry),
 		byPID:     make(map[PID][]string),
-		deletedAt: make(map[string]time.Time),
+		deletedAt: make(map[bindingKey]time.Time),
 	}
 	n.registry = r
 	n.AddReplica(ReplicaRegistry, r)
@@ -130,9 +137,9 @@ func (n *Node) Unregister(ctx context.Context, name string) error {
 func (n *Node) Whereis(name string) (PID, bool) {
 	r := n.registry
 	r.mu.RLock()
-	e, ok := r.entries[name]
+	e, ok := r.holders[name]
 	r.mu.RUnlock()
-	if !ok || e.Deleted {
+	if !ok {
 		return PID{}, false
 	}
 	return e.PID, true
@@ -142,11 +149,9 @@ func (n *Node) Whereis(name string) (PID, bool) {
 func (n *Node) RegistryEntries() []RegistryEntry {
 	r := n.registry
 	r.mu.RLock()
-	out := make([]RegistryEntry, 0, len(r.entries))
-	for _, e := range r.entries {
-		if !e.Deleted {
-			out = append(out, RegistryEntry{Name: e.Name, PID: e.PID, Node: e.PID.Node, RegisteredAt: e.RegisteredAt})
-		}
+	out := make([]RegistryEntry, 0, len(r.holders))
+	for _, e := range r.holders {
+		out = append(out, RegistryEntry{Name: e.Name, PID: e.PID, Node: e.PID.Node, RegisteredAt: e.RegisteredAt})
 	}
 	r.mu.RUnlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
@@ -182,7 +187,7 @@ func (r *registry) registerLocal(name string, pid PID) error {
 		return &RPCError{Code: CodeNotFound, Node: n.name, Message: fmt.Sprintf("no process %s", pid)}
 	}
 	r.mu.Lock()
-	if cur, ok := r.entries[name]; ok && !cur.Deleted {
+	if cur, ok := r.holders[name]; ok {
 		r.mu.Unlock()
 		if cur.PID == pid {
 			return nil
@@ -190,6 +195,9 @@ func (r *registry) registerLocal(name string, pid PID) error {
 		return &RPCError{Code: CodeConflict, Node: n.name, Message: fmt.Sprintf("name %q is already registered to %s", name, cur.PID)}
 	}
 	r.clock++
+	if old, ok := r.bindings[name][pid]; ok {
+		r.clock = max(r.clock, old.Version+1)
+	}
 	e := regEntry{Name: name, PID: pid, RegisteredAt: n.clock.Now(), Version: r.clock}
 	r.putLocked(e)
 	r.mu.Unlock()
@@ -205,8 +213,8 @@ func (r *registry) registerLocal(name string, pid PID) error {
 
 func (r *registry) unregisterLocal(name string) error {
 	r.mu.Lock()
-	cur, ok := r.entries[name]
-	if !ok || cur.Deleted || cur.PID.Node != r.n.name {
+	cur, ok := r.holders[name]
+	if !ok || cur.PID.Node != r.n.name {
 		r.mu.Unlock()
 		return &RPCError{Code: CodeNotFound, Node: r.n.name, Message: fmt.Sprintf("name %q is not registered here", name)}
 	}
@@ -225,19 +233,48 @@ func (r *registry) tombstoneLocked(cur regEntry) regEntry {
 	return e
 }
 
-// putLocked stores e and keeps the PID index and tombstone times right.
+// putLocked stores a binding and refreshes the name's holder, the PID
+// index and the deletion times.
 func (r *registry) putLocked(e regEntry) {
-	if old, ok := r.entries[e.Name]; ok && !old.Deleted {
+	bs := r.bindings[e.Name]
+	if bs == nil {
+		bs = make(map[PID]regEntry)
+		r.bindings[e.Name] = bs
+	}
+	if old, ok := bs[e.PID]; ok && !old.Deleted {
 		r.unindexLocked(old.PID, e.Name)
 	}
-	r.entries[e.Name] = e
+	bs[e.PID] = e
 	r.clock = max(r.clock, e.Version)
+	k := bindingKey{e.Name, e.PID}
 	if e.Deleted {
-		r.deletedAt[e.Name] = r.n.clock.Now()
-		return
+		r.deletedAt[k] = r.n.clock.Now()
+	} else {
+		delete(r.deletedAt, k)
+		r.byPID[e.PID] = append(r.byPID[e.PID], e.Name)
 	}
-	delete(r.deletedAt, e.Name)
-	r.byPID[e.PID] = append(r.byPID[e.PID], e.Name)
+	r.refreshLocked(e.Name)
+}
+
+// refreshLocked recomputes who holds a name and returns the losers of a
+// conflict, if several live bindings exist.
+func (r *registry) refreshLocked(name string) (winner regEntry, losers []regEntry, rule string) {
+	var live []regEntry
+	for _, b := range r.bindings[name] {
+		if !b.Deleted {
+			live = append(live, b)
+		}
+	}
+	if len(r.bindings[name]) == 0 {
+		delete(r.bindings, name)
+	}
+	if len(live) == 0 {
+		delete(r.holders, name)
+		return regEntry{}, nil, ""
+	}
+	winner, losers, rule = holder(live)
+	r.holders[name] = winner
+	return winner, losers, rule
 }
 
 func (r *registry) unindexLocked(pid PID, name string) {
@@ -255,7 +292,7 @@ func (r *registry) processExited(pid PID) {
 	names := slices.Clone(r.byPID[pid])
 	var dels []regEntry
 	for _, name := range names {
-		if cur, ok := r.entries[name]; ok && !cur.Deleted && cur.PID == pid {
+		if cur, ok := r.bindings[name][pid]; ok && !cur.Deleted {
 			dels = append(dels, r.tombstoneLocked(cur))
 		}
 	}
@@ -270,14 +307,18 @@ func (r *registry) processExited(pid PID) {
 func (r *registry) dropNode(node string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for name, e := range r.entries {
-		if e.PID.Node == node {
-			if !e.Deleted {
-				r.unindexLocked(e.PID, name)
+	for name, bs := range r.bindings {
+		for pid, e := range bs {
+			if pid.Node != node {
+				continue
 			}
-			delete(r.entries, name)
-			delete(r.deletedAt, name)
+			if !e.Deleted {
+				r.unindexLocked(pid, name)
+			}
+			delete(bs, pid)
+			delete(r.deletedAt, bindingKey{name, pid})
 		}
+		r.refreshLocked(name)
 	}
 	r.gcLocked()
 }
@@ -285,11 +326,12 @@ func (r *registry) dropNode(node string) {
 // gcLocked forgets deletions older than tombstoneTTL.
 func (r *registry) gcLocked() {
 	cutoff := r.n.clock.Now().Add(-tombstoneTTL)
-	for name, at := range r.deletedAt {
+	for k, at := range r.deletedAt {
 		if at.Before(cutoff) {
-			delete(r.deletedAt, name)
-			if e, ok := r.entries[name]; ok && e.Deleted {
-				delete(r.entries, name)
+			delete(r.deletedAt, k)
+			if e, ok := r.bindings[k.name][k.pid]; ok && e.Deleted {
+				delete(r.bindings[k.name], k.pid)
+				r.refreshLocked(k.name)
 			}
 		}
 	}
@@ -309,8 +351,8 @@ func (r *registry) merge(in regEntry) bool {
 		// A stale copy of a binding of one of our processes that has
 		// exited: answer with its deletion (we are its authority).
 		r.mu.Lock()
-		cur, ok := r.entries[in.Name]
-		if ok && cur.PID == in.PID && cur.Deleted && cur.Version >= in.Version {
+		cur, ok := r.bindings[in.Name][in.PID]
+		if ok && cur.Deleted && cur.Version >= in.Version {
 			r.mu.Unlock()
 			return false
 		}
@@ -321,30 +363,32 @@ func (r *registry) merge(in regEntry) bool {
 		return true
 	}
 	r.mu.Lock()
-	cur, ok := r.entries[in.Name]
-	out := mergeEntry(cur, ok, in)
-	if out.changed {
-		r.putLocked(out.keep)
-	}
+	cur, ok := r.bindings[in.Name][in.PID]
+	keep, changed := mergeBinding(cur, ok, in)
 	r.clock = max(r.clock, in.Version)
-	var kill PID
-	if out.conflict {
-		r.recordLocked(RegistryConflict{Name: in.Name, Winner: out.winner.PID, Loser: out.loser.PID, Rule: out.rule, Time: n.clock.Now(), ObservedBy: []string{n.name}})
-		if out.loser.PID.Node == n.name {
-			kill = out.loser.PID
-			r.unindexLocked(out.loser.PID, in.Name)
+	if !changed {
+		r.mu.Unlock()
+		return false
+	}
+	r.putLocked(keep)
+	winner, losers, rule := r.refreshLocked(in.Name)
+	var kill []PID
+	for _, l := range losers {
+		r.recordLocked(RegistryConflict{Name: in.Name, Winner: winner.PID, Loser: l.PID, Rule: rule, Time: n.clock.Now(), ObservedBy: []string{n.name}})
+		if l.PID.Node == n.name {
+			kill = append(kill, l.PID)
 		}
 	}
 	r.mu.Unlock()
-	if !kill.IsZero() {
-		n.log.Info("registry conflict lost", "name", in.Name, "loser", kill.String(), "winner", out.winner.PID.String(), "rule", out.rule)
+	for _, pid := range kill {
+		n.log.Info("registry conflict lost", "name", in.Name, "loser", pid.String(), "winner", winner.PID.String(), "rule", rule)
 		go func() {
 			ctx, cancel := context.WithTimeout(n.ctx, n.cfg.RPCTimeout)
 			defer cancel()
-			_ = n.Kill(ctx, kill, ReasonNameConflict)
+			_ = n.Kill(ctx, pid, ReasonNameConflict)
 		}()
 	}
-	return out.changed
+	return true
 }
 
 func (r *registry) recordLocked(c RegistryConflict) {
@@ -363,9 +407,11 @@ func (r *registry) recordLocked(c RegistryConflict) {
 func (r *registry) Snapshot() []byte {
 	r.mu.Lock()
 	r.gcLocked()
-	es := make([]regEntry, 0, len(r.entries))
-	for _, e := range r.entries {
-		es = append(es, e)
+	var es []regEntry
+	for _, bs := range r.bindings {
+		for _, e := range bs {
+			es = append(es, e)
+		}
 	}
 	r.mu.Unlock()
 	return encodeRegistrySnapshot(es)

@@ -26,50 +26,46 @@ const (
 	RuleLowerPID = "same registration time: lower pid wins"
 )
 
-// mergeOutcome is what merging an incoming entry decides.
-type mergeOutcome struct {
-	keep    regEntry
-	changed bool
-	// conflict is set when two live bindings of the name met.
-	conflict bool
-	winner   regEntry
-	loser    regEntry
-	rule     string
+// mergeBinding decides which version of one binding (a name bound to one
+// PID) a node keeps: the higher version wins, and on equal versions the
+// deletion. Bindings of a name to different PIDs are kept side by side, so
+// that a late copy of a binding that was deleted meets its own deletion
+// and not a newer binding of the name.
+func mergeBinding(local regEntry, hasLocal bool, in regEntry) (keep regEntry, changed bool) {
+	if !hasLocal {
+		return in, true
+	}
+	if in.Version > local.Version || (in.Version == local.Version && in.Deleted && !local.Deleted) {
+		return in, true
+	}
+	return local, false
 }
 
-// mergeEntry decides which entry a node keeps for a name.
-//
-//   - The same registration (same PID): the higher version wins; on equal
-//     versions a deletion wins.
-//   - Two live registrations of the name to different processes: a
-//     conflict. The earlier registration wins; on equal times the lower PID.
-//   - A live registration beats a deletion of another process's
-//     registration: deleting A's binding says nothing about B's.
-//   - Two deletions: the higher version, then the lower PID.
-func mergeEntry(local regEntry, hasLocal bool, in regEntry) mergeOutcome {
-	if !hasLocal {
-		return mergeOutcome{keep: in, changed: true}
+// holder picks, among the live bindings of one name, the one that holds
+// it; the others lose a conflict under rule. Every node applies the same
+// order, so all of them agree.
+func holder(live []regEntry) (winner regEntry, losers []regEntry, rule string) {
+	if len(live) == 0 {
+		return regEntry{}, nil, ""
 	}
-	if local.PID == in.PID {
-		if in.Version > local.Version || (in.Version == local.Version && in.Deleted && !local.Deleted) {
-			return mergeOutcome{keep: in, changed: true}
+	winner = live[0]
+	for _, e := range live[1:] {
+		w, l, r := resolveConflict(winner, e)
+		winner = w
+		losers = append(losers, l)
+		rule = r
+	}
+	if len(losers) > 1 {
+		// Re-check each loser against the final winner for its own rule.
+		rule = ""
+		for _, l := range losers {
+			_, _, r := resolveConflict(winner, l)
+			if rule == "" || r == RuleEarliest {
+				rule = r
+			}
 		}
-		return mergeOutcome{keep: local}
 	}
-	switch {
-	case !local.Deleted && !in.Deleted:
-		w, l, rule := resolveConflict(local, in)
-		return mergeOutcome{keep: w, changed: w.PID != local.PID, conflict: true, winner: w, loser: l, rule: rule}
-	case local.Deleted && !in.Deleted:
-		return mergeOutcome{keep: in, changed: true}
-	case !local.Deleted && in.Deleted:
-		return mergeOutcome{keep: local}
-	default:
-		if in.Version > local.Version || (in.Version == local.Version && comparePID(in.PID, local.PID) < 0) {
-			return mergeOutcome{keep: in, changed: true}
-		}
-		return mergeOutcome{keep: local}
-	}
+	return winner, losers, rule
 }
 
 // resolveConflict orders two live registrations of one name.

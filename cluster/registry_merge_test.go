@@ -7,62 +7,79 @@ import (
 	"github.com/stretchr/testify/assert"
 )
 
-func TestMergeEntry(t *testing.T) {
+func TestMergeBinding(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	a := PID{Node: "a", ID: 1}
-	b := PID{Node: "b", ID: 1}
-	live := func(p PID, at time.Time, v uint64) regEntry {
-		return regEntry{Name: "svc", PID: p, RegisteredAt: at, Version: v}
-	}
-	dead := func(p PID, at time.Time, v uint64) regEntry {
-		e := live(p, at, v)
+	live := func(v uint64) regEntry { return regEntry{Name: "svc", PID: a, RegisteredAt: t0, Version: v} }
+	dead := func(v uint64) regEntry {
+		e := live(v)
 		e.Deleted = true
 		return e
 	}
 	tests := []struct {
-		name         string
-		local        regEntry
-		hasLocal     bool
-		in           regEntry
-		wantKeep     PID
-		wantDeleted  bool
-		wantChanged  bool
-		wantConflict bool
-		wantRule     string
+		name        string
+		local       regEntry
+		hasLocal    bool
+		in          regEntry
+		wantVersion uint64
+		wantDeleted bool
+		wantChanged bool
 	}{
-		{"new name", regEntry{}, false, live(a, t0, 1), a, false, true, false, ""},
-		{"same binding, newer version", live(a, t0, 1), true, live(a, t0, 2), a, false, true, false, ""},
-		{"same binding, older version", live(a, t0, 3), true, live(a, t0, 2), a, false, false, false, ""},
-		{"deletion of the same binding", live(a, t0, 1), true, dead(a, t0, 2), a, true, true, false, ""},
-		{"deletion wins a version tie", live(a, t0, 2), true, dead(a, t0, 2), a, true, true, false, ""},
-		{"stale live after deletion", dead(a, t0, 2), true, live(a, t0, 1), a, true, false, false, ""},
-		{"conflict: earlier local wins", live(a, t0, 5), true, live(b, t0.Add(time.Second), 1), a, false, false, true, RuleEarliest},
-		{"conflict: earlier incoming wins", live(a, t0.Add(time.Second), 1), true, live(b, t0, 9), b, false, true, true, RuleEarliest},
-		{"conflict: same time, lower pid", live(b, t0, 1), true, live(a, t0, 1), a, false, true, true, RuleLowerPID},
-		{"live beats another's deletion", dead(a, t0, 9), true, live(b, t0, 1), b, false, true, false, ""},
-		{"another's deletion loses to live", live(b, t0, 1), true, dead(a, t0, 9), b, false, false, false, ""},
-		{"two deletions: higher version", dead(a, t0, 1), true, dead(b, t0, 2), b, true, true, false, ""},
+		{"new binding", regEntry{}, false, live(1), 1, false, true},
+		{"newer version", live(1), true, live(2), 2, false, true},
+		{"older version ignored", live(3), true, live(2), 3, false, false},
+		{"deletion", live(1), true, dead(2), 2, true, true},
+		{"deletion wins a version tie", live(2), true, dead(2), 2, true, true},
+		{"late copy after deletion ignored", dead(2), true, live(1), 2, true, false},
+		{"same again", live(2), true, live(2), 2, false, false},
 	}
 	for _, tt := range tests {
-		got := mergeEntry(tt.local, tt.hasLocal, tt.in)
-		assert.Equal(t, tt.wantKeep, got.keep.PID, "%s: kept pid", tt.name)
-		assert.Equal(t, tt.wantDeleted, got.keep.Deleted, "%s: deleted", tt.name)
-		assert.Equal(t, tt.wantChanged, got.changed, "%s: changed", tt.name)
-		assert.Equal(t, tt.wantConflict, got.conflict, "%s: conflict", tt.name)
-		assert.Equal(t, tt.wantRule, got.rule, "%s: rule", tt.name)
+		keep, changed := mergeBinding(tt.local, tt.hasLocal, tt.in)
+		assert.Equal(t, tt.wantVersion, keep.Version, "%s: version", tt.name)
+		assert.Equal(t, tt.wantDeleted, keep.Deleted, "%s: deleted", tt.name)
+		assert.Equal(t, tt.wantChanged, changed, "%s: changed", tt.name)
 	}
 }
 
-// TestMergeIsOrderIndependent checks that two nodes receiving the two sides
-// of a conflict in opposite orders keep the same winner.
-func TestMergeIsOrderIndependent(t *testing.T) {
+func TestHolder(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	e := func(node string, id uint64, at time.Time) regEntry {
+		return regEntry{Name: "svc", PID: PID{Node: node, ID: id}, RegisteredAt: at}
+	}
+	tests := []struct {
+		name       string
+		live       []regEntry
+		wantWinner PID
+		wantLosers int
+		wantRule   string
+	}{
+		{"nobody", nil, PID{}, 0, ""},
+		{"one", []regEntry{e("a", 1, t0)}, PID{Node: "a", ID: 1}, 0, ""},
+		{"earliest wins", []regEntry{e("b", 1, t0.Add(time.Second)), e("a", 9, t0)}, PID{Node: "a", ID: 9}, 1, RuleEarliest},
+		{"same time: lower pid", []regEntry{e("b", 1, t0), e("a", 2, t0)}, PID{Node: "a", ID: 2}, 1, RuleLowerPID},
+		{"three sides", []regEntry{e("c", 1, t0.Add(2*time.Second)), e("b", 1, t0.Add(time.Second)), e("a", 1, t0.Add(3*time.Second))}, PID{Node: "b", ID: 1}, 2, RuleEarliest},
+	}
+	for _, tt := range tests {
+		w, losers, rule := holder(tt.live)
+		assert.Equal(t, tt.wantWinner, w.PID, "%s: winner", tt.name)
+		assert.Len(t, losers, tt.wantLosers, "%s: losers", tt.name)
+		assert.Equal(t, tt.wantRule, rule, "%s: rule", tt.name)
+	}
+}
+
+// TestHolderIsOrderIndependent checks that nodes seeing the bindings of a
+// conflict in different orders pick the same holder.
+func TestHolderIsOrderIndependent(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	x := regEntry{Name: "n", PID: PID{Node: "a", ID: 7}, RegisteredAt: t0, Version: 3}
 	y := regEntry{Name: "n", PID: PID{Node: "b", ID: 2}, RegisteredAt: t0, Version: 1}
-	one := mergeEntry(x, true, y)
-	two := mergeEntry(y, true, x)
-	assert.Equal(t, one.keep.PID, two.keep.PID)
-	assert.Equal(t, one.loser.PID, two.loser.PID)
+	z := regEntry{Name: "n", PID: PID{Node: "c", ID: 1}, RegisteredAt: t0.Add(-time.Second), Version: 1}
+	w1, _, _ := holder([]regEntry{x, y, z})
+	w2, _, _ := holder([]regEntry{z, y, x})
+	w3, _, _ := holder([]regEntry{y, z, x})
+	assert.Equal(t, w1.PID, w2.PID)
+	assert.Equal(t, w1.PID, w3.PID)
+	assert.Equal(t, z.PID, w1.PID)
 }
 
 func TestRegistryCodecs(t *testing.T) {
