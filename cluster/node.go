@@ -296,16 +296,21 @@ func (n *Node) Stop(ctx context.Context) error {
 	if !n.running() {
 		return nil
 	}
+	// Mark the node as leaving before its processes stop, so that
+	// subsystems (the supervisor) know the shutdown exits are not theirs
+	// to restart; the mark is gossiped once the processes are gone.
+	m := n.cfg.meta(n.ep.RPCAddr())
+	m.Leaving = true
+	b, merr := encodeMeta(m)
+	if merr == nil {
+		n.delegate.meta.Store(&b)
+	}
 	n.stopProcesses(ReasonShutdown)
 	timeout := time.Second
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = time.Until(dl)
 	}
-	cfg := n.cfg
-	m := cfg.meta(n.ep.RPCAddr())
-	m.Leaving = true
-	if b, err := encodeMeta(m); err == nil {
-		n.delegate.meta.Store(&b)
+	if merr == nil {
 		_ = n.ml.UpdateNode(timeout / 2)
 	}
 	err := n.ml.Leave(timeout / 2)
