@@ -3,37 +3,65 @@
 
 GO       ?= go
 BIN      := bin/clusterlab
-GOFLAGS  ?=
+DESKTOP  := bin/clusterlab-desktop
+TAGS     := desktop,production,webkit2_41
 PKGS     := ./...
 FUZZTIME ?= 10s
+NPM      := npm --prefix frontend
 
-.PHONY: all deps build run test vet unit bench fuzz clean
+.PHONY: all deps frontend build desktop run test vet unit frontend-test e2e smoke bench fuzz clean
 
 all: build
 
-## deps: install what a fresh Debian 12 machine lacks (Go modules; system packages via .ci/deps).
+## deps: install what a fresh Debian 12 machine lacks: Debian packages (.ci/deps),
+## Go modules and the frontend's npm packages.
 deps:
 	@bash .ci/deps
 	@$(GO) mod download
+	@if [ ! -d frontend/node_modules ] || [ frontend/package-lock.json -nt frontend/node_modules/.package-lock.json ]; then \
+	  $(NPM) ci --no-audit --no-fund; fi
 
-## build: compile the clusterlab binary into bin/.
-build: deps
-	$(GO) build $(GOFLAGS) -o $(BIN) .
+## frontend: build the web UI into frontend/dist.
+frontend: deps
+	$(NPM) run build
 
-## run: build and start the embedded simulator (5 virtual nodes with demo workloads).
+## build: the CLI/server binary (serves the UI in a browser) and the desktop binary.
+build: frontend
+	$(GO) build -o $(BIN) .
+	$(GO) build -tags $(TAGS) -o $(DESKTOP) .
+
+desktop: frontend
+	$(GO) build -tags $(TAGS) -o $(DESKTOP) .
+
+## run: build and open the desktop window on the embedded simulator; without a
+## display it serves the same UI in a browser and prints the URL.
 run: build
-	./$(BIN) sim
+	./$(DESKTOP)
 
-## test: everything CI checks — vet, and every test under the race detector.
-test: deps vet unit
+## test: everything CI checks.
+test: deps vet unit frontend-test e2e
 
 vet:
 	$(GO) vet $(PKGS)
-	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	$(GO) vet -tags $(TAGS) ./app/ ./frontend/ .
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './frontend/node_modules/*')); \
 	  if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 
 unit:
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+frontend-test: deps
+	$(NPM) run check
+	$(NPM) test
+
+## e2e: the web UI in Debian's chromium against a real `clusterlab serve`.
+e2e: frontend
+	$(GO) build -o $(BIN) .
+	CLUSTERLAB_BIN=$(CURDIR)/$(BIN) $(NPM) run e2e
+
+## smoke: the real desktop binary in a window under Xvfb, checked from a screenshot.
+smoke: desktop
+	bash .ci/desktop-smoke
 
 ## bench: every benchmark, with memory figures.
 bench: deps
@@ -48,4 +76,4 @@ fuzz: deps
 	done
 
 clean:
-	rm -rf bin
+	rm -rf bin frontend/dist

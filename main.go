@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -15,8 +16,11 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/clusterlab/clusterlab/app"
 	"github.com/clusterlab/clusterlab/cluster"
+	"github.com/clusterlab/clusterlab/frontend"
 	"github.com/clusterlab/clusterlab/simulator"
+	"github.com/clusterlab/clusterlab/simulator/scenario"
 	"github.com/clusterlab/clusterlab/simulator/workload"
 )
 
@@ -27,8 +31,18 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := rootCmd().ExecuteContext(ctx); err != nil {
+		code := 1
+		var ee *app.ExitError
+		if errors.As(err, &ee) {
+			code = ee.Code
+			if ee.Reported {
+				stop()
+				os.Exit(code)
+			}
+		}
 		fmt.Fprintln(os.Stderr, "clusterlab:", err)
-		os.Exit(1)
+		stop()
+		os.Exit(code)
 	}
 }
 
@@ -46,10 +60,12 @@ func rootCmd() *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "warn", "log level: debug, info, warn or error")
 	sim := simCmd(g)
-	root.AddCommand(sim, versionCmd())
-	// Until the desktop window lands, the default is the simulator summary.
-	root.RunE = sim.RunE
-	root.Flags().AddFlagSet(sim.Flags())
+	cli := app.CLIConfig{Version: version, Logger: g.logger}
+	desktop := app.NewDesktopCommand(app.DesktopConfig{CLIConfig: cli, Assets: frontend.Dist()})
+	root.AddCommand(desktop, sim, versionCmd(), app.NewServeCommand(cli), app.NewOpCommand(cli), scenarioCmd(g))
+	// The default is the desktop window (or, without a display, serve).
+	root.RunE = desktop.RunE
+	root.Flags().AddFlagSet(desktop.Flags())
 	return root
 }
 
@@ -141,6 +157,43 @@ func simCmd(g *globalFlags) *cobra.Command {
 	f.StringVar(&profile, "profile", string(cluster.ProfileSim), "membership profile: sim, local or lan")
 	f.DurationVar(&interval, "interval", time.Second, "how often to print the summary")
 	f.DurationVar(&duration, "duration", 0, "stop after this long (0: until interrupted)")
+	return cmd
+}
+
+func scenarioCmd(g *globalFlags) *cobra.Command {
+	cmd := &cobra.Command{Use: "scenario", Short: "Replay simulator scenarios (YAML)"}
+	var seed int64
+	run := &cobra.Command{
+		Use:   "run FILE...",
+		Short: "Run scenario files on a fresh simulator; exits non-zero when a step fails",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, files []string) error {
+			log, err := g.logger()
+			if err != nil {
+				return err
+			}
+			failed := 0
+			for _, f := range files {
+				sc, err := scenario.Load(f)
+				if err != nil {
+					return &app.ExitError{Code: 2, Err: err}
+				}
+				rep, err := scenario.Run(cmd.Context(), sc, scenario.RunOptions{Out: cmd.OutOrStdout(), Seed: seed, Logger: log})
+				if err != nil {
+					return err
+				}
+				if !rep.Passed {
+					failed++
+				}
+			}
+			if failed > 0 {
+				return fmt.Errorf("%d of %d scenarios failed", failed, len(files))
+			}
+			return nil
+		},
+	}
+	run.Flags().Int64Var(&seed, "seed", 0, "override the scenario's seed")
+	cmd.AddCommand(run)
 	return cmd
 }
 

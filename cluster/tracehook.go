@@ -2,6 +2,8 @@ package cluster
 
 import (
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 )
@@ -17,15 +19,19 @@ const (
 // TraceEvent is one event of a traced process, recorded on the node where
 // the process runs.
 type TraceEvent struct {
-	// Seq orders the events of one trace session.
-	Seq  uint64    `json:"seq"`
+	// Seq orders the events of one trace session, from 1. A gap means
+	// events were dropped (counted in TraceInfo.Dropped).
+	Seq uint64 `json:"seq"`
+	// Time is when the event happened, from a coarse clock (about 1 ms).
 	Time time.Time `json:"time"`
-	Node string    `json:"node"`
+	// Node is where the traced process runs.
+	Node string `json:"node"`
 	// PID is the traced process.
 	PID  PID    `json:"pid"`
 	Kind string `json:"kind"`
 	// From and To are the two ends of a send or receive; To is the new
-	// process of a spawn.
+	// process of a spawn. From is zero for a message sent from outside
+	// any process.
 	From PID `json:"from,omitzero"`
 	To   PID `json:"to,omitzero"`
 	// MsgKind and Summary describe the message (the body cut to
@@ -39,48 +45,311 @@ type TraceEvent struct {
 // SummaryLen bounds the message summary in a trace event.
 const SummaryLen = 64
 
-// tracer receives the events of one traced process. A process pays for
-// tracing only while its tracer pointer is set: an untraced process does
-// one atomic load per event site.
+// Kind bits: a tracer keeps the kinds it records as a mask.
+const (
+	traceBitSend uint8 = 1 << iota
+	traceBitReceive
+	traceBitSpawn
+	traceBitExit
+
+	traceBitsAll = traceBitSend | traceBitReceive | traceBitSpawn | traceBitExit
+)
+
+// traceKindBit maps an event kind to its bit (0 for an unknown kind). An
+// if-chain, most frequent first: comparisons with short constants compile
+// to a few word compares, where a switch may call into the runtime.
+func traceKindBit(kind string) uint8 {
+	if kind == TraceReceive {
+		return traceBitReceive
+	}
+	if kind == TraceSend {
+		return traceBitSend
+	}
+	if kind == TraceSpawn {
+		return traceBitSpawn
+	}
+	if kind == TraceExit {
+		return traceBitExit
+	}
+	return 0
+}
+
+// traceKindName is the inverse of traceKindBit.
+func traceKindName(bit uint8) string {
+	switch bit {
+	case traceBitSend:
+		return TraceSend
+	case traceBitReceive:
+		return TraceReceive
+	case traceBitSpawn:
+		return TraceSpawn
+	case traceBitExit:
+		return TraceExit
+	}
+	return ""
+}
+
+// rawEvent is an event as the traced process records it: plain copies of
+// what it already holds, no allocation and no formatting. The session's
+// goroutine turns it into a TraceEvent later (message bodies are immutable
+// by convention, so keeping a reference to one is safe).
+type rawEvent struct {
+	at   int64 // unix nanoseconds from the tracer's coarse clock
+	peer PID
+	// text is the message kind, or the exit reason of an exit event.
+	text string
+	body []byte
+	kind uint8
+}
+
+// tracer records the events of one traced process for one trace session.
+// A process pays for tracing only while its tracer pointer is set: an
+// untraced process does one atomic load per event site.
+//
+// emit runs on whatever goroutine acts for the process (usually its own)
+// and may be called concurrently; it never blocks and never allocates: it
+// copies the event into a preallocated buffer under a short lock. When the
+// buffer is full it only counts the event as dropped, without the lock or
+// the clock. The session's goroutine (trace.go) swaps the buffer out,
+// sizes the next one within a recording budget, and streams the events to
+// the node that asked.
 type tracer struct {
-	fn func(TraceEvent)
+	kinds uint8  // kinds recorded (exit always ends the session)
+	max   uint64 // events after which the session ends
+
+	// Event times: monotonic time since base, read only for recorded
+	// events, or the node's clock when it is not the system clock.
+	base     time.Time
+	baseUnix int64
+	clock    Clock // nil for the system clock
+
+	// wake nudges the session goroutine: the first event waits, a batch
+	// is ready, or the session ended. Capacity 1, never blocks.
+	wake chan struct{}
+	// full is set while buf is full: emit then counts the event in
+	// fastDropped without taking the lock.
+	full        atomic.Bool
+	fastDropped atomic.Uint64
+
+	mu        sync.Mutex
+	proc      *Process
+	buf       []rawEvent // len = events waiting; cap = what may be recorded
+	accepted  uint64     // events recorded so far (the last one's Seq)
+	lastAt    int64      // time of the last event: times never go back
+	dropped   uint64     // events lost because buf was full (with fastDropped)
+	endReason string     // set once; nothing is recorded afterwards
 }
 
-// emit builds the event and hands it to the tracer's sink.
+func newTracer(p *Process, kinds uint8, maxEvents int, bufCap int, clock Clock) *tracer {
+	t := &tracer{
+		kinds: kinds,
+		max:   uint64(maxEvents),
+		base:  time.Now(),
+		wake:  make(chan struct{}, 1),
+		proc:  p,
+		buf:   make([]rawEvent, 0, bufCap),
+	}
+	if _, system := clock.(SystemClock); system {
+		t.baseUnix = clock.Now().UnixNano() - int64(time.Since(t.base))
+	} else {
+		t.clock = clock
+	}
+	return t
+}
+
+// now returns the time of an event being recorded, in unix nanoseconds.
+func (t *tracer) now() int64 {
+	if t.clock != nil {
+		return t.clock.Now().UnixNano()
+	}
+	return t.baseUnix + int64(time.Since(t.base))
+}
+
+// emit records one event of p. kind is one of the Trace* kinds; peer is
+// the other process of a send, receive or spawn; m is the message of a
+// send or receive; reason is the exit reason of an exit.
 func (t *tracer) emit(p *Process, kind string, peer PID, m *Message, reason Reason) {
-	ev := TraceEvent{Time: p.node.clock.Now(), Node: p.node.name, PID: p.pid, Kind: kind, Reason: string(reason)}
-	switch kind {
-	case TraceSend:
-		ev.From, ev.To = p.pid, peer
-	case TraceReceive:
-		ev.From, ev.To = peer, p.pid
-	case TraceSpawn:
-		ev.From, ev.To = p.pid, peer
+	bit := traceKindBit(kind)
+	if t.kinds&bit == 0 {
+		if bit == traceBitExit {
+			// Not recorded, but the session still ends with the process.
+			t.end(TraceEndProcessExit)
+		}
+		return
 	}
+	if t.full.Load() && bit != traceBitExit {
+		t.fastDropped.Add(1)
+		return
+	}
+	at := t.now()
+	text := string(reason)
+	var body []byte
 	if m != nil {
-		ev.MsgKind = m.Kind
-		ev.Summary = summarize(m.Body)
+		text, body = m.Kind, m.Body
 	}
-	t.fn(ev)
+	t.mu.Lock()
+	if t.endReason != "" {
+		t.mu.Unlock()
+		return
+	}
+	if at < t.lastAt {
+		at = t.lastAt // another goroutine recorded a later clock reading first
+	}
+	t.lastAt = at
+	n := len(t.buf)
+	if n < cap(t.buf) {
+		t.buf = append(t.buf, rawEvent{at: at, peer: peer, text: text, body: body, kind: bit})
+		t.accepted++
+		n++
+		if n == cap(t.buf) {
+			t.full.Store(true)
+		}
+	} else {
+		t.dropped++
+	}
+	ending := false
+	if bit == traceBitExit {
+		t.endReason, ending = TraceEndProcessExit, true
+	} else if t.accepted >= t.max {
+		t.endReason, ending = TraceEndMaxEvents, true
+	}
+	t.mu.Unlock()
+	if ending {
+		p.tracer.CompareAndSwap(t, nil)
+	}
+	if ending || n == 1 || n == traceBatchSize {
+		t.signal()
+	}
 }
 
-// summarize returns printable text for a message body, cut to SummaryLen.
-func summarize(b []byte) string {
-	if len(b) == 0 {
-		return ""
+// end stops recording with reason (the first reason wins), unhooks the
+// tracer from its process and wakes the session goroutine, which sends
+// what is left and the end. It reports whether this call ended it.
+func (t *tracer) end(reason string) bool {
+	t.mu.Lock()
+	first := t.endReason == ""
+	if first {
+		t.endReason = reason
 	}
-	cut := b
-	if len(cut) > SummaryLen {
-		cut = cut[:SummaryLen]
+	t.mu.Unlock()
+	t.proc.tracer.CompareAndSwap(t, nil)
+	t.signal()
+	return first
+}
+
+func (t *tracer) signal() {
+	select {
+	case t.wake <- struct{}{}:
+	default:
 	}
-	if utf8.Valid(cut) {
-		s := string(cut)
-		if len(b) > SummaryLen {
-			s += "…"
-		}
+}
+
+// tracerState is what the session goroutine reads at each tick.
+type tracerState struct {
+	pending   int
+	accepted  uint64
+	dropped   uint64
+	endReason string
+}
+
+func (t *tracer) state() tracerState {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return tracerState{pending: len(t.buf), accepted: t.accepted, dropped: t.dropped + t.fastDropped.Load(), endReason: t.endReason}
+}
+
+// take swaps the waiting events out for spare (emptied; its capacity is
+// what emit may record until the next take) and returns them with the Seq
+// of the first one.
+func (t *tracer) take(spare []rawEvent) (evs []rawEvent, first uint64, st tracerState) {
+	t.mu.Lock()
+	evs = t.buf
+	t.buf = spare[:0]
+	t.full.Store(cap(spare) == 0)
+	first = t.accepted - uint64(len(evs)) + 1
+	st = tracerState{accepted: t.accepted, dropped: t.dropped + t.fastDropped.Load(), endReason: t.endReason}
+	t.mu.Unlock()
+	return evs, first, st
+}
+
+// appendTraceEvent encodes one recorded event in the batch wire format
+// (see trace.go) without allocating: the summary is cut from the body
+// directly into b. Only the peer is written: the other end of a send,
+// receive or spawn is the traced process itself.
+func appendTraceEvent(b []byte, r *rawEvent, seq uint64) []byte {
+	b = appendUvarint(b, seq)
+	b = appendUvarint(b, uint64(r.at))
+	b = append(b, r.kind)
+	b = appendPID(b, r.peer)
+	if r.kind == traceBitExit {
+		b = append(b, 0) // no message kind
+		b = appendSummary(b, nil)
+		return appendString(b, cutString(r.text, maxTraceReasonLen))
+	}
+	b = appendString(b, cutString(r.text, maxTraceMsgKindLen))
+	b = appendSummary(b, r.body)
+	return append(b, 0) // no reason
+}
+
+// Bounds of the free-form strings of a trace event.
+const (
+	maxTraceMsgKindLen = 128
+	maxTraceReasonLen  = 256
+	maxTraceSummaryLen = SummaryLen + 16
+)
+
+// cutString cuts s to at most n bytes without splitting a UTF-8 sequence.
+func cutString(s string, n int) string {
+	if len(s) <= n {
 		return s
 	}
-	return "<" + strconv.Itoa(len(b)) + " bytes>"
+	i := n
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i]
+}
+
+// appendSummary appends the length-prefixed summary of a message body:
+// printable UTF-8 text cut to SummaryLen bytes ("…" marks the cut), or
+// "<N bytes>" for anything else.
+func appendSummary(b, body []byte) []byte {
+	if len(body) == 0 {
+		return append(b, 0)
+	}
+	cut := body
+	if len(cut) > SummaryLen {
+		cut = cut[:SummaryLen]
+		// Do not split a UTF-8 sequence at the cut.
+		for i := 0; i < utf8.UTFMax-1 && !utf8.Valid(cut); i++ {
+			cut = cut[:len(cut)-1]
+		}
+	}
+	if utf8.Valid(cut) && printable(cut) {
+		const more = "…"
+		if len(cut) == len(body) {
+			return appendBytes(b, cut)
+		}
+		b = appendUvarint(b, uint64(len(cut)+len(more)))
+		b = append(b, cut...)
+		return append(b, more...)
+	}
+	var tmp [32]byte
+	s := append(tmp[:0], '<')
+	s = strconv.AppendInt(s, int64(len(body)), 10)
+	s = append(s, " bytes>"...)
+	return appendBytes(b, s)
+}
+
+// printable reports whether b has no control characters but tab and
+// newline.
+func printable(b []byte) bool {
+	for _, c := range b {
+		if c < ' ' && c != '\t' && c != '\n' && c != '\r' || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // setTracer turns tracing of p on (t non-nil) or off.

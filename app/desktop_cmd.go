@@ -1,0 +1,78 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/clusterlab/clusterlab/cluster"
+)
+
+// DesktopConfig configures the desktop command.
+type DesktopConfig struct {
+	CLIConfig
+	// Assets is the built frontend embedded in the binary (nil: look for
+	// frontend/dist on disk).
+	Assets fs.FS
+}
+
+// HasDisplay reports whether a desktop window can open here.
+func HasDisplay() bool {
+	return os.Getenv("DISPLAY") != "" || os.Getenv("WAYLAND_DISPLAY") != ""
+}
+
+// NewDesktopCommand returns the default command: the desktop window on the
+// embedded simulator. Without a display, or in a binary built without the
+// window, it serves the same UI in a browser instead (clusterlab serve).
+func NewDesktopCommand(cfg DesktopConfig) *cobra.Command {
+	serve := NewServeCommand(cfg.CLIConfig)
+	cmd := &cobra.Command{
+		Use:   "desktop",
+		Short: "Open the desktop window on the embedded simulator (falls back to serve without a display)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !DesktopAvailable || !HasDisplay() {
+				why := "no display (DISPLAY/WAYLAND_DISPLAY unset)"
+				if !DesktopAvailable {
+					why = "this binary has no desktop window (built without the desktop tag)"
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "clusterlab: %s; serving the UI in a browser instead\n", why)
+				return serve.RunE(cmd, args)
+			}
+			log, err := cfg.logger()
+			if err != nil {
+				return err
+			}
+			f := cmd.Flags()
+			nodes, _ := f.GetInt("nodes")
+			seed, _ := f.GetInt64("seed")
+			profile, _ := f.GetString("profile")
+			noDemo, _ := f.GetBool("no-demo")
+			join, _ := f.GetStringSlice("join")
+			started := time.Now()
+			b, err := NewBackend(cmd.Context(), BackendConfig{Nodes: nodes, Seed: seed, Profile: cluster.Profile(profile), NoDemo: noDemo, Join: join, Logger: log})
+			if err != nil {
+				return err
+			}
+			defer func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				_ = b.Close(ctx)
+			}()
+			assets := cfg.Assets
+			if assets == nil {
+				dir, _ := f.GetString("frontend")
+				assets, _ = findFrontend(dir)
+			}
+			api := NewAPI(b, APIConfig{Token: "", Frontend: assets, Version: cfg.Version, Logger: log})
+			log.Info("backend ready", "after", time.Since(started))
+			return runDesktop(cmd.Context(), b, api, assets, "clusterlab")
+		},
+	}
+	cmd.Flags().AddFlagSet(serve.Flags())
+	return cmd
+}

@@ -1,0 +1,80 @@
+// The one API module: the typed REST client and the live events, wired to
+// the page's environment. Components and stores import `Api` (through the
+// stores) and never touch fetch, EventSource or window.runtime themselves.
+
+import { ApiClient, type ApiClientOptions } from './client';
+import { EventStream, type EventSourceFactory, type WailsRuntime } from './events';
+import { resolveToken, type TokenStorage } from './token';
+
+export * from './types';
+export { ApiError, asApiError } from './errors';
+export { ApiClient, encodeQuery, unwrapResult, type OpResult, type RunOptions, type FetchLike } from './client';
+export { EventStream, type EventStatus, type EventHandler, type EventSourceLike, type WailsRuntime } from './events';
+export { normalizeCatalog } from './catalog';
+
+/** Api bundles the REST client and the event stream. */
+export interface Api {
+  client: ApiClient;
+  events: EventStream;
+  /** True inside the Wails desktop window. */
+  desktop: boolean;
+}
+
+/** What createApi reads from its environment (window in the page). */
+export interface ApiEnvironment {
+  location?: { search: string; pathname: string; hash: string; origin?: string };
+  history?: { replaceState(data: unknown, unused: string, url?: string): void };
+  storage?: TokenStorage | null;
+  runtime?: WailsRuntime | null;
+  fetch?: ApiClientOptions['fetch'];
+  eventSource?: EventSourceFactory;
+  baseUrl?: string;
+}
+
+/** wailsRuntime returns window.runtime when the page runs in the Wails window. */
+export function wailsRuntime(w: unknown): WailsRuntime | null {
+  const rt = (w as { runtime?: unknown } | undefined)?.runtime as WailsRuntime | undefined;
+  return rt && typeof rt.EventsOn === 'function' ? rt : null;
+}
+
+/**
+ * createApi builds the Api for a page: the token comes from the URL's
+ * ?token= (then kept in sessionStorage and taken out of the address bar) or
+ * from sessionStorage; events use window.runtime.EventsOn when the Wails
+ * runtime is there and SSE (/api/v1/events?token=…) otherwise.
+ */
+export function createApi(env: ApiEnvironment): Api {
+  const { token, cleanedSearch } = resolveToken(env.location?.search ?? '', env.storage ?? null);
+  if (env.location && env.history && cleanedSearch !== env.location.search) {
+    env.history.replaceState(null, '', `${env.location.pathname}${cleanedSearch}${env.location.hash}`);
+  }
+  const client = new ApiClient({ baseUrl: env.baseUrl ?? '', token, fetch: env.fetch });
+  const runtime = env.runtime ?? null;
+  const events = new EventStream({
+    runtime,
+    factory: env.eventSource,
+    url: (lastEventId) => {
+      const q: Record<string, string> = {};
+      if (client.token) q.token = client.token;
+      if (lastEventId) q.last_event_id = lastEventId;
+      return client.url('/events', q);
+    },
+  });
+  return { client, events, desktop: !!runtime };
+}
+
+/** browserApi builds the Api from the real window. */
+export function browserApi(): Api {
+  let storage: TokenStorage | null = null;
+  try {
+    storage = window.sessionStorage;
+  } catch {
+    storage = null;
+  }
+  return createApi({
+    location: window.location,
+    history: window.history,
+    storage,
+    runtime: wailsRuntime(window),
+  });
+}
