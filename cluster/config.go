@@ -76,6 +76,10 @@ type Config struct {
 	Clock Clock
 	// Logger receives the node's logs; default discards them.
 	Logger *slog.Logger
+	// Resources measures the node's machine for health monitoring
+	// (GopsutilSource on real nodes, ModelSource on virtual ones); nil
+	// means the node reports no resource data.
+	Resources ResourceSource
 }
 
 // DefaultRPCTimeout bounds requests whose context has no deadline.
@@ -139,6 +143,7 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	// Resources stays nil when unset: no resource data.
 	return c
 }
 
