@@ -41,7 +41,7 @@ run: build
 ## test: everything CI checks.
 test: deps vet unit frontend-test e2e
 
-vet:
+vet: frontend
 	$(GO) vet $(PKGS)
 	$(GO) vet -tags $(TAGS) ./app/ ./frontend/ .
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './frontend/node_modules/*')); \
