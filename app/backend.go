@@ -1,21 +1,27 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/clusterlab/clusterlab/cluster"
 	"github.com/clusterlab/clusterlab/operations"
+	"github.com/clusterlab/clusterlab/operations/builtin"
+	opscript "github.com/clusterlab/clusterlab/operations/script"
 	"github.com/clusterlab/clusterlab/simulator"
+	"github.com/clusterlab/clusterlab/simulator/scenario"
 	"github.com/clusterlab/clusterlab/simulator/workload"
-
-	// The built-in operations register themselves in operations.Default().
-	_ "github.com/clusterlab/clusterlab/operations/builtin"
 )
+
+// The built-in operations register themselves in operations.Default();
+// scenario_run runs scenarios through simulator/scenario.
+func init() { builtin.SetScenarioRunner(runScenario) }
 
 // DefaultObserverName is the node name the app joins a cluster with.
 const DefaultObserverName = "observer"
@@ -50,6 +56,10 @@ type BackendConfig struct {
 	ObserverName string
 	// Registry is the operations registry; default operations.Default().
 	Registry *operations.Registry
+	// ScriptsDir is the directory of script operations
+	// (<project>/.clusterlab/operations, see operations/script.Dir),
+	// loaded into Registry and reloaded on change; empty: none.
+	ScriptsDir string
 	// Hub tunes the event hub.
 	Hub HubConfig
 	// StartTimeout bounds startup and convergence; default 30 s.
@@ -159,6 +169,20 @@ func NewBackend(ctx context.Context, cfg BackendConfig) (*Backend, error) {
 		b.Registry.OnChange(func() {
 			b.Hub.Coalesce(TopicOperations, func() any { return map[string]any{"version": b.Registry.Version()} })
 		}))
+	if cfg.ScriptsDir != "" {
+		l, err := opscript.NewLoader(opscript.Config{Dir: cfg.ScriptsDir, Registry: b.Registry, Logger: cfg.Logger})
+		if err == nil {
+			// The loader lives until Close, not until the start deadline.
+			err = l.Start(context.WithoutCancel(ctx))
+		}
+		if err != nil {
+			closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = b.Close(closeCtx)
+			return nil, fmt.Errorf("app: script operations: %w", err)
+		}
+		b.cancels = append(b.cancels, func() { _ = l.Close() })
+	}
 	if b.Sim == nil {
 		// Virtual nodes (the observer among them) report exits through
 		// the simulator's Setup hook.
@@ -322,4 +346,32 @@ func (b *Backend) Close(ctx context.Context) error {
 		}
 	})
 	return errors.Join(errs...)
+}
+
+// runScenario implements builtin.ScenarioRunner with simulator/scenario.
+func runScenario(ctx context.Context, req builtin.ScenarioRequest) (builtin.ScenarioReport, error) {
+	var sc *scenario.Scenario
+	var err error
+	if req.Path != "" {
+		sc, err = scenario.Load(req.Path)
+	} else {
+		sc, err = scenario.Parse(req.YAML)
+	}
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return builtin.ScenarioReport{}, (&operations.Error{Code: operations.CodeNotFound, Message: fmt.Sprintf("no scenario file %s", req.Path), Err: err}).
+			With("path", req.Path).Fix("give the path of a scenario file on the app's machine")
+	case errors.Is(err, scenario.ErrInvalid):
+		return builtin.ScenarioReport{}, (&operations.Error{Code: operations.CodeInvalidParams, Message: err.Error(), Err: err}).
+			Fix("fix the scenario; `clusterlab scenario run FILE` checks it the same way")
+	case err != nil:
+		return builtin.ScenarioReport{}, fmt.Errorf("app: scenario: %w", err)
+	}
+	var out bytes.Buffer
+	rep, err := scenario.Run(ctx, sc, scenario.RunOptions{Out: &out, Seed: req.Seed})
+	if err != nil {
+		return builtin.ScenarioReport{}, fmt.Errorf("app: scenario %s: %w", sc.Name, err)
+	}
+	return builtin.ScenarioReport{Name: rep.Name, Passed: rep.Passed, Seed: rep.Seed, Steps: rep.Steps,
+		Failure: rep.Failure(), Output: out.String(), Duration: rep.Duration.String()}, nil
 }

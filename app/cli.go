@@ -17,6 +17,7 @@ import (
 
 	"github.com/clusterlab/clusterlab/cluster"
 	"github.com/clusterlab/clusterlab/operations"
+	opscript "github.com/clusterlab/clusterlab/operations/script"
 )
 
 // CLIConfig is what the serve and op commands need from main.
@@ -66,6 +67,7 @@ func NewServeCommand(cfg CLIConfig) *cobra.Command {
 		noDemo   bool
 		frontend string
 		join     []string
+		project  string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -79,7 +81,8 @@ func NewServeCommand(cfg CLIConfig) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			sc.Backend = BackendConfig{Nodes: nodes, Seed: seed, Profile: cluster.Profile(profile), NoDemo: noDemo, Join: join}
+			sc.Backend = BackendConfig{Nodes: nodes, Seed: seed, Profile: cluster.Profile(profile), NoDemo: noDemo, Join: join,
+				ScriptsDir: opscript.Dir(project)}
 			if len(join) > 0 && !cmd.Flags().Changed("profile") {
 				sc.Backend.Profile = cluster.ProfileLAN
 			}
@@ -96,6 +99,7 @@ func NewServeCommand(cfg CLIConfig) *cobra.Command {
 	f.StringVar(&sc.Addr, "addr", "127.0.0.1:0", "address of the HTTP API (port 0: a free port)")
 	f.StringVar(&sc.DataDir, "data-dir", "", "directory of the lock file and session data (default: the user config dir/clusterlab)")
 	f.StringVar(&frontend, "frontend", "", "directory of the built frontend (default: frontend/dist when present)")
+	f.StringVar(&project, "project-dir", ".", "project directory: script operations are loaded from <project-dir>/.clusterlab/operations/*.star and reloaded on change")
 	return cmd
 }
 

@@ -145,7 +145,7 @@ func parsePID(fn string, v starlark.Value) (cluster.PID, error) {
 	}
 	pid, err := cluster.ParsePID(string(s))
 	if err != nil {
-		return cluster.PID{}, fmt.Errorf("%s: %v", fn, err)
+		return cluster.PID{}, fmt.Errorf("%s: %w", fn, err)
 	}
 	return pid, nil
 }
@@ -192,7 +192,7 @@ func (m *module) spawn(thread *starlark.Thread, b *starlark.Builtin, args starla
 	if m.env.Sandbox != "" {
 		pid, err := n.SandboxSpawn(ctx, m.env.Sandbox, cluster.SandboxChild{Behavior: behavior, Args: body, Name: name, Node: node})
 		if err != nil {
-			return nil, fmt.Errorf("%s: %v", fn, err)
+			return nil, fmt.Errorf("%s: %w", fn, err)
 		}
 		return starlark.String(pid.String()), nil
 	}
@@ -204,7 +204,7 @@ func (m *module) spawn(thread *starlark.Thread, b *starlark.Builtin, args starla
 	}
 	pid, err := n.Spawn(ctx, node, behavior, cluster.SpawnOptions{Name: name, Args: body})
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", fn, err)
+		return nil, fmt.Errorf("%s: %w", fn, err)
 	}
 	return starlark.String(pid.String()), nil
 }
@@ -233,7 +233,7 @@ func (m *module) send(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 		return nil, err
 	}
 	if err := n.Send(pid, cluster.Message{Kind: kind, Body: body}); err != nil {
-		return nil, fmt.Errorf("%s: %v", fn, err)
+		return nil, fmt.Errorf("%s: %w", fn, err)
 	}
 	return starlark.None, nil
 }
@@ -273,7 +273,7 @@ func (m *module) call(thread *starlark.Thread, b *starlark.Builtin, args starlar
 	defer cancel()
 	reply, err := n.Call(ctx, pid, cluster.Message{Kind: kind, Body: body})
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", fn, err)
+		return nil, fmt.Errorf("%s: %w", fn, err)
 	}
 	d := starlark.NewDict(3)
 	_ = d.SetKey(starlark.String("kind"), starlark.String(reply.Kind))
@@ -305,7 +305,7 @@ func (m *module) kill(thread *starlark.Thread, b *starlark.Builtin, args starlar
 		return nil, fmt.Errorf("%s: reason must be 1..1024 bytes", fn)
 	}
 	if err := n.Kill(contextOf(thread), pid, cluster.Reason(reason)); err != nil {
-		return nil, fmt.Errorf("%s: %v", fn, err)
+		return nil, fmt.Errorf("%s: %w", fn, err)
 	}
 	return starlark.None, nil
 }
@@ -354,7 +354,7 @@ func (m *module) processes(thread *starlark.Thread, b *starlark.Builtin, args st
 	}
 	page, err := cluster.NewView(n).Processes(contextOf(thread), q)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", fn, err)
+		return nil, fmt.Errorf("%s: %w", fn, err)
 	}
 	if node != "" && len(page.Missing) > 0 {
 		ne := page.Missing[0]
@@ -375,7 +375,7 @@ func (m *module) processes(thread *starlark.Thread, b *starlark.Builtin, args st
 			"registered":   p.Registered,
 		})
 		if err != nil {
-			return nil, fmt.Errorf("%s: %v", fn, err)
+			return nil, fmt.Errorf("%s: %w", fn, err)
 		}
 		out = append(out, v)
 	}
