@@ -39,7 +39,7 @@ run: build
 	./$(DESKTOP)
 
 ## test: everything CI checks.
-test: deps vet unit frontend-test e2e
+test: deps vet unit frontend-test e2e smoke
 
 vet: frontend
 	$(GO) vet $(PKGS)

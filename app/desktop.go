@@ -6,8 +6,12 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"os"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/wailsapp/wails/v2"
 	"github.com/wailsapp/wails/v2/pkg/menu"
@@ -30,15 +34,66 @@ type shell struct {
 	sub     *Subscription
 }
 
+// processStart is when the process was launched, for the "interactive
+// within N s of launch" figure the shell logs: from /proc on Linux (so the
+// dynamic loading of GTK and WebKit counts), else the package's init.
+var processStart = launchTime(time.Now())
+
+// launchTime reads the process's start from /proc/self/stat (field 22,
+// clock ticks since boot, at the usual 100 Hz) and /proc/uptime; it returns
+// fallback when they are missing or malformed.
+func launchTime(fallback time.Time) time.Time {
+	stat, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		return fallback
+	}
+	up, err := os.ReadFile("/proc/uptime")
+	if err != nil {
+		return fallback
+	}
+	// The command name (field 2) is in parentheses and may hold spaces.
+	i := strings.LastIndexByte(string(stat), ')')
+	if i < 0 {
+		return fallback
+	}
+	fields := strings.Fields(string(stat)[i+1:])
+	uf := strings.Fields(string(up))
+	if len(fields) < 20 || len(uf) < 1 {
+		return fallback
+	}
+	ticks, err1 := strconv.ParseUint(fields[19], 10, 64)
+	uptime, err2 := strconv.ParseFloat(uf[0], 64)
+	if err1 != nil || err2 != nil {
+		return fallback
+	}
+	age := time.Duration((uptime - float64(ticks)/100) * float64(time.Second))
+	if age < 0 || age > time.Minute {
+		return fallback
+	}
+	return time.Now().Add(-age)
+}
+
+// readyEvent is the Wails event the page emits once it has mounted and
+// painted (frontend/src/lib/api: READY_EVENT).
+const readyEvent = "app:ready"
+
 // startup subscribes the window to the event hub: each event reaches the
 // frontend as a Wails event named after its topic (for example
-// "membership"), and as "hub:event" with the whole envelope.
+// "membership") carrying the event's data, as the SSE stream sends it to a
+// browser. It also logs when the page reports that it is interactive.
 func (s *shell) startup(ctx context.Context) {
 	s.ctx = ctx
+	log := s.backend.log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	runtime.EventsOnce(ctx, readyEvent, func(...any) {
+		log.Info("desktop window ready", "since_launch", time.Since(processStart).Round(time.Millisecond))
+	})
 	s.sub = s.backend.Hub.Subscribe(0, false)
 	go func() {
 		for ev := range s.sub.C {
-			runtime.EventsEmit(ctx, "hub:event", ev)
+			runtime.EventsEmit(ctx, ev.Topic, ev.Data)
 		}
 	}()
 }

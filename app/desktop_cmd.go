@@ -63,10 +63,13 @@ func NewDesktopCommand(cfg DesktopConfig) *cobra.Command {
 				defer cancel()
 				_ = b.Close(ctx)
 			}()
+			// --frontend DIR overrides the embedded UI (handy to try a
+			// frontend build without rebuilding the binary).
 			assets := cfg.Assets
-			if assets == nil {
-				dir, _ := f.GetString("frontend")
-				assets, _ = findFrontend(dir)
+			if dir, _ := f.GetString("frontend"); dir != "" || assets == nil {
+				if disk, _ := findFrontend(dir); disk != nil || assets == nil {
+					assets = disk
+				}
 			}
 			api := NewAPI(b, APIConfig{Token: "", Frontend: assets, Version: cfg.Version, Logger: log})
 			log.Info("backend ready", "after", time.Since(started))

@@ -94,7 +94,7 @@ const (
 	// average (bursts of up to traceBufMax pass): the work of recording
 	// (encoding, storing, garbage) then stays a few percent of the node
 	// however busy the process is. Events over it are dropped and counted.
-	traceMaxRate = 500_000
+	traceMaxRate = 200_000
 	// traceChunk bounds the events of one batch sent (a batch of the
 	// longest events stays well under the RPC frame limit), traceMaxBatch
 	// those of one batch accepted from the network.

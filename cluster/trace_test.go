@@ -631,11 +631,13 @@ var benchTraceModes = []string{"untraced", "other-traced", "traced"}
 // a shared machine it moves far less than ns/op with other processes'
 // load), and for the traced mode the events recorded and dropped per op.
 //
-// A session ends after MaxTraceMaxEvents events, so the traced mode runs
-// in chunks of at most that many events (chunk ops) and starts a fresh
-// session before each, with the timer stopped: every timed op is traced.
-// The CPU time counts everything, the sessions' starts and ends included.
-func runTraceBench(b *testing.B, mode string, n *cluster.Node, pid cluster.PID, chunk int, op func(), drain func()) {
+// A session ends after MaxTraceMaxEvents recorded events, so the traced
+// mode runs in chunks of chunk ops, each ended by drain (the process has
+// handled all), and between chunks, with the timer stopped, starts a new
+// session when the last one has ended. events/op + dropped/op says how
+// much of the run was traced (1 for all of it). The CPU time counts
+// everything, the sessions' starts and ends included.
+func runTraceBench(b *testing.B, mode string, n *cluster.Node, pid cluster.PID, chunk int, op func(), drain func(ops int)) {
 	ctx := context.Background()
 	if mode == "other-traced" {
 		other, err := n.SpawnBehavior(tracee{}, cluster.SpawnOptions{})
@@ -659,7 +661,15 @@ func runTraceBench(b *testing.B, mode string, n *cluster.Node, pid cluster.PID, 
 		if mode != "traced" {
 			return
 		}
-		stop()
+		if id != "" {
+			snap, err := n.Trace(id, ^uint64(0))
+			require.NoError(b, err)
+			if snap.Info.Running() {
+				return
+			}
+			events += snap.Info.Events
+			dropped += snap.Info.Dropped
+		}
 		info, err := n.StartTrace(ctx, pid, cluster.TraceOptions{Duration: cluster.MaxTraceDuration, MaxEvents: cluster.MaxTraceMaxEvents})
 		require.NoError(b, err)
 		id = info.ID
@@ -671,11 +681,12 @@ func runTraceBench(b *testing.B, mode string, n *cluster.Node, pid cluster.PID, 
 		b.StopTimer()
 		rotate()
 		b.StartTimer()
-		for range min(chunk, b.N-done) {
+		k := min(chunk, b.N-done)
+		for range k {
 			op()
 		}
+		drain(done + k)
 	}
-	drain()
 	b.StopTimer()
 	if mode == "traced" {
 		stop()
@@ -700,7 +711,11 @@ func BenchmarkTracedReceive(b *testing.B) {
 				if err := n.Send(pid, msg); err != nil {
 					b.Fatal(err)
 				}
-			}, func() { <-s.done })
+			}, func(ops int) {
+				for s.n.Load() < int64(ops) {
+					runtime.Gosched()
+				}
+			})
 		})
 	}
 }
@@ -719,44 +734,55 @@ func BenchmarkTracedCall(b *testing.B) {
 				if _, err := n.Call(ctx, pid, msg); err != nil {
 					b.Fatal(err)
 				}
-			}, func() {})
+			}, func(int) {})
 		})
 	}
 }
 
-// BenchmarkTraceOverhead measures the cost of tracing as a ratio on a
-// shared machine: it alternates phases with and without a trace on the
-// same process (about 10 ms each, a fresh session per traced phase), so
-// both see the same background load, and reports the time per op of each
-// and the overhead in percent. The trace records every kind; its start
-// and stop are not timed. ns/op counts both phases.
+// BenchmarkTraceOverhead measures the cost of tracing as a ratio, robust
+// on a shared machine: it alternates phases (about 10 ms each) on two
+// identical processes, one untraced and one traced by a long-lived session
+// (renewed between phases when it ends), so both see the same background
+// load. It reports each one's time per op and the overhead in percent; the
+// trace records every kind. ns/op counts both phases.
 func BenchmarkTraceOverhead(b *testing.B) {
 	b.Run("receive", func(b *testing.B) {
 		n := benchNode(b, realFabric())
-		s := &sink{want: -1, done: make(chan struct{})}
-		pid, err := n.SpawnBehavior(s, cluster.SpawnOptions{})
-		require.NoError(b, err)
+		var pids [2]cluster.PID
+		var sinks [2]*sink
+		var sent [2]int64
+		for i := range pids {
+			sinks[i] = &sink{want: -1, done: make(chan struct{})}
+			pid, err := n.SpawnBehavior(sinks[i], cluster.SpawnOptions{})
+			require.NoError(b, err)
+			pids[i] = pid
+		}
 		msg := cluster.Message{Kind: "m", Body: []byte("payload")}
-		sent := int64(0)
-		runPairedTraceBench(b, n, pid, 100_000, func(k int) {
+		runPairedTraceBench(b, n, pids, 100_000, func(i, k int) {
+			pid := pids[i]
 			for range k {
 				if err := n.Send(pid, msg); err != nil {
 					b.Fatal(err)
 				}
 			}
-			sent += int64(k)
-			for s.n.Load() < sent { // the phase ends when all are handled
+			sent[i] += int64(k)
+			for sinks[i].n.Load() < sent[i] { // the phase ends when all are handled
 				runtime.Gosched()
 			}
 		})
 	})
 	b.Run("call", func(b *testing.B) {
 		n := benchNode(b, realFabric())
-		pid, err := n.SpawnBehavior(tracee{}, cluster.SpawnOptions{})
-		require.NoError(b, err)
+		var pids [2]cluster.PID
+		for i := range pids {
+			pid, err := n.SpawnBehavior(tracee{}, cluster.SpawnOptions{})
+			require.NoError(b, err)
+			pids[i] = pid
+		}
 		ctx := context.Background()
 		msg := cluster.Message{Kind: "ping", Body: []byte("payload")}
-		runPairedTraceBench(b, n, pid, 5_000, func(k int) {
+		runPairedTraceBench(b, n, pids, 5_000, func(i, k int) {
+			pid := pids[i]
 			for range k {
 				if _, err := n.Call(ctx, pid, msg); err != nil {
 					b.Fatal(err)
@@ -766,48 +792,57 @@ func BenchmarkTraceOverhead(b *testing.B) {
 	})
 }
 
-func runPairedTraceBench(b *testing.B, n *cluster.Node, pid cluster.PID, phase int, run func(k int)) {
+// runPairedTraceBench runs b.N ops in phases of phase ops, alternating
+// between pids[0] (untraced) and pids[1] (traced).
+func runPairedTraceBench(b *testing.B, n *cluster.Node, pids [2]cluster.PID, phase int, run func(i, k int)) {
 	ctx := context.Background()
-	var plain, traced time.Duration
-	var plainOps, tracedOps, events, dropped int
-	b.ResetTimer()
-	for done := 0; done < b.N; {
-		k := min(phase, b.N-done)
-		start := time.Now()
-		run(k)
-		plain += time.Since(start)
-		plainOps += k
-		done += k
-		if done >= b.N {
-			break
-		}
-		k = min(phase, b.N-done)
-		b.StopTimer()
-		info, err := n.StartTrace(ctx, pid, cluster.TraceOptions{Duration: cluster.MaxTraceDuration, MaxEvents: cluster.MaxTraceMaxEvents})
-		require.NoError(b, err)
-		b.StartTimer()
-		start = time.Now()
-		run(k)
-		traced += time.Since(start)
-		tracedOps += k
-		done += k
-		b.StopTimer()
-		require.NoError(b, n.StopTrace(ctx, info.ID))
-		snap, err := n.Trace(info.ID, ^uint64(0))
+	var spent [2]time.Duration
+	var ops [2]int
+	var id string
+	var events, dropped int
+	collect := func() {
+		snap, err := n.Trace(id, ^uint64(0))
 		require.NoError(b, err)
 		events += snap.Info.Events
 		dropped += snap.Info.Dropped
-		b.StartTimer()
+	}
+	b.ResetTimer()
+	for done, i := 0, 0; done < b.N; i = 1 - i {
+		k := min(phase, b.N-done)
+		if i == 1 {
+			b.StopTimer()
+			if id != "" {
+				if snap, err := n.Trace(id, ^uint64(0)); err != nil || !snap.Info.Running() {
+					collect()
+					id = ""
+				}
+			}
+			if id == "" {
+				info, err := n.StartTrace(ctx, pids[1], cluster.TraceOptions{Duration: cluster.MaxTraceDuration, MaxEvents: cluster.MaxTraceMaxEvents})
+				require.NoError(b, err)
+				id = info.ID
+			}
+			b.StartTimer()
+		}
+		start := time.Now()
+		run(i, k)
+		spent[i] += time.Since(start)
+		ops[i] += k
+		done += k
 	}
 	b.StopTimer()
-	if plainOps == 0 || tracedOps == 0 {
+	if id != "" {
+		require.NoError(b, n.StopTrace(ctx, id))
+		collect()
+	}
+	if ops[0] == 0 || ops[1] == 0 {
 		return
 	}
-	p := float64(plain) / float64(plainOps)
-	t := float64(traced) / float64(tracedOps)
+	p := float64(spent[0]) / float64(ops[0])
+	t := float64(spent[1]) / float64(ops[1])
 	b.ReportMetric(p, "untraced-ns/op")
 	b.ReportMetric(t, "traced-ns/op")
 	b.ReportMetric(100*(t-p)/p, "overhead-%")
-	b.ReportMetric(float64(events)/float64(tracedOps), "events/traced-op")
-	b.ReportMetric(float64(dropped)/float64(tracedOps), "dropped/traced-op")
+	b.ReportMetric(float64(events)/float64(ops[1]), "events/traced-op")
+	b.ReportMetric(float64(dropped)/float64(ops[1]), "dropped/traced-op")
 }

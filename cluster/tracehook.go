@@ -22,7 +22,9 @@ type TraceEvent struct {
 	// Seq orders the events of one trace session, from 1. A gap means
 	// events were dropped (counted in TraceInfo.Dropped).
 	Seq uint64 `json:"seq"`
-	// Time is when the event happened, from a coarse clock (about 1 ms).
+	// Time is when the event happened: the node's clock at the session's
+	// start plus the monotonic time since, so times never go back within
+	// a session.
 	Time time.Time `json:"time"`
 	// Node is where the traced process runs.
 	Node string `json:"node"`
@@ -94,7 +96,7 @@ func traceKindName(bit uint8) string {
 // goroutine turns it into a TraceEvent later (message bodies are immutable
 // by convention, so keeping a reference to one is safe).
 type rawEvent struct {
-	at   int64 // unix nanoseconds from the tracer's coarse clock
+	at   int64 // unix nanoseconds (tracer.now)
 	peer PID
 	// text is the message kind, or the exit reason of an exit event.
 	text string
@@ -150,14 +152,15 @@ func newTracer(p *Process, kinds uint8, maxEvents int, bufCap int, clock Clock) 
 		buf:   make([]rawEvent, 0, bufCap),
 	}
 	if _, system := clock.(SystemClock); system {
-		t.baseUnix = clock.Now().UnixNano() - int64(time.Since(t.base))
+		t.baseUnix = t.base.UnixNano()
 	} else {
-		t.clock = clock
+		t.clock = clock // an injected clock is read for every event
 	}
 	return t
 }
 
-// now returns the time of an event being recorded, in unix nanoseconds.
+// now returns the time of an event being recorded, in unix nanoseconds:
+// with the system clock, a monotonic reading (cheaper than time.Now).
 func (t *tracer) now() int64 {
 	if t.clock != nil {
 		return t.clock.Now().UnixNano()
@@ -224,17 +227,15 @@ func (t *tracer) emit(p *Process, kind string, peer PID, m *Message, reason Reas
 
 // end stops recording with reason (the first reason wins), unhooks the
 // tracer from its process and wakes the session goroutine, which sends
-// what is left and the end. It reports whether this call ended it.
-func (t *tracer) end(reason string) bool {
+// what is left and the end.
+func (t *tracer) end(reason string) {
 	t.mu.Lock()
-	first := t.endReason == ""
-	if first {
+	if t.endReason == "" {
 		t.endReason = reason
 	}
 	t.mu.Unlock()
 	t.proc.tracer.CompareAndSwap(t, nil)
 	t.signal()
-	return first
 }
 
 func (t *tracer) signal() {
@@ -244,7 +245,7 @@ func (t *tracer) signal() {
 	}
 }
 
-// tracerState is what the session goroutine reads at each tick.
+// tracerState is what the session goroutine reads when it wakes.
 type tracerState struct {
 	pending   int
 	accepted  uint64
@@ -351,9 +352,6 @@ func printable(b []byte) bool {
 	}
 	return true
 }
-
-// setTracer turns tracing of p on (t non-nil) or off.
-func (p *Process) setTracer(t *tracer) { p.tracer.Store(t) }
 
 // OnProcessExit registers fn to run after any local process has exited,
 // with its last snapshot and the exit reason. Packages built on the node

@@ -1,3 +1,5 @@
+// Must stay the first import: it fixes navigator.language before libraries read it.
+import './locale-guard';
 import { mount } from 'svelte';
 import './app.css';
 import App from './App.svelte';

@@ -20,6 +20,7 @@ export type EventSourceFactory = (url: string) => EventSourceLike;
 export interface WailsRuntime {
   EventsOn(name: string, cb: (...data: unknown[]) => void): (() => void) | void;
   EventsOff?(name: string, ...more: string[]): void;
+  EventsEmit?(name: string, ...data: unknown[]): void;
 }
 
 /** Handles one event. */

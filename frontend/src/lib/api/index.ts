@@ -18,7 +18,15 @@ export interface Api {
   events: EventStream;
   /** True inside the Wails desktop window. */
   desktop: boolean;
+  /**
+   * ready tells the desktop shell that the UI is mounted and painted (it
+   * logs the time since launch); a no-op in a browser.
+   */
+  ready(): void;
 }
+
+/** The Wails event the page emits once it has rendered (see Api.ready). */
+export const READY_EVENT = 'app:ready';
 
 /** What createApi reads from its environment (window in the page). */
 export interface ApiEnvironment {
@@ -60,7 +68,18 @@ export function createApi(env: ApiEnvironment): Api {
       return client.url('/events', q);
     },
   });
-  return { client, events, desktop: !!runtime };
+  return {
+    client,
+    events,
+    desktop: !!runtime,
+    ready: () => {
+      try {
+        runtime?.EventsEmit?.(READY_EVENT);
+      } catch (err) {
+        console.error('clusterlab: cannot signal the desktop shell', err);
+      }
+    },
+  };
 }
 
 /** browserApi builds the Api from the real window. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { TOKEN_KEY, resolveToken } from './token';
-import { createApi, wailsRuntime } from './index';
+import { createApi, READY_EVENT, wailsRuntime } from './index';
 import { fakeRuntime } from './fakes';
 
 function memStorage(init: Record<string, string> = {}) {
@@ -58,5 +58,14 @@ describe('createApi', () => {
     const rt = fakeRuntime();
     expect(wailsRuntime({ runtime: rt })).toBe(rt);
     expect(createApi({ runtime: rt }).desktop).toBe(true);
+  });
+  it('ready emits app:ready to the desktop shell only', () => {
+    const emitted: string[] = [];
+    const rt = { EventsOn: () => () => {}, EventsEmit: (name: string) => emitted.push(name) };
+    createApi({ runtime: rt }).ready();
+    expect(emitted).toEqual([READY_EVENT]);
+    expect(() => createApi({}).ready()).not.toThrow();
+    const broken = { EventsOn: () => () => {}, EventsEmit: () => { throw new Error('gone'); } };
+    expect(() => createApi({ runtime: broken }).ready()).not.toThrow();
   });
 });

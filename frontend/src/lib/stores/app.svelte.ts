@@ -10,6 +10,7 @@ import { Toasts } from './toasts.svelte';
 import { OpForm } from './opform.svelte';
 import { OpResource } from './resource.svelte';
 import type { EventStatus } from '../api/events';
+import { MENU_EVENT, parseMenuAction, type MenuAction } from '../logic/menu';
 
 /** The views of the sidebar. */
 export const VIEWS = [
@@ -117,6 +118,18 @@ export class AppState {
 
   selectNode(name: string | null): void {
     this.#selectedNode = name;
+  }
+
+  /**
+   * onMenuAction calls fn with each action of the desktop window's native
+   * menu (nothing happens in a browser). It returns the unsubscribe.
+   */
+  onMenuAction(fn: (a: MenuAction) => void): () => void {
+    if (!this.api.desktop) return () => {};
+    return this.api.events.subscribe(MENU_EVENT, (ev) => {
+      const a = parseMenuAction(ev.data);
+      if (a) fn(a);
+    });
   }
 
   /**
