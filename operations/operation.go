@@ -127,6 +127,11 @@ type Env struct {
 	View *cluster.View
 	// Sim controls the embedded simulator; nil on a real cluster.
 	Sim SimControl
+	// Health reads and drives the health monitor; nil without one.
+	Health HealthControl
+	// Session reads and drives the project session (mode, connection,
+	// history, recording); nil without a session store.
+	Session SessionControl
 	// Logger receives the operations' logs; nil discards them.
 	Logger *slog.Logger
 }
