@@ -108,7 +108,7 @@ func (c Config) Validate() error {
 	if c.RejoinInterval < 0 || c.RPCTimeout < 0 || c.DiscoveryInterval < 0 {
 		return fmt.Errorf("cluster: config RejoinInterval/RPCTimeout: must not be negative")
 	}
-	if _, err := encodeMeta(c.meta("")); err != nil {
+	if _, err := encodeMeta(c.meta("", maxIncarnation)); err != nil {
 		return fmt.Errorf("cluster: config Tags: %w", err)
 	}
 	return nil

@@ -19,10 +19,18 @@ type NodeMeta struct {
 	// Leaving is set just before a graceful leave, so that others record
 	// "left" rather than "dead".
 	Leaving bool `json:"l,omitempty"`
+	// Incarnation tells the runs of one node name apart: the time the
+	// node started, in Unix milliseconds, so a restarted node has a
+	// larger one. Membership events and the health timeline carry it.
+	Incarnation uint64 `json:"i,omitempty"`
 }
 
-func (c Config) meta(rpcAddr string) NodeMeta {
-	return NodeMeta{Role: c.Role, Tags: c.Tags, Version: c.Version, API: c.APIAddr, RPC: rpcAddr}
+// maxIncarnation is the widest incarnation, for the size check of a
+// configuration before the node starts.
+const maxIncarnation = ^uint64(0)
+
+func (c Config) meta(rpcAddr string, incarnation uint64) NodeMeta {
+	return NodeMeta{Role: c.Role, Tags: c.Tags, Version: c.Version, API: c.APIAddr, RPC: rpcAddr, Incarnation: incarnation}
 }
 
 // encodeMeta encodes m, failing with ErrMetaTooLarge past memberlist's limit.

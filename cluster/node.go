@@ -41,6 +41,10 @@ type Member struct {
 	// RTT is the round-trip time of this node's last successful probe of
 	// the member (0 when unknown, and for the local node).
 	RTT time.Duration `json:"rtt_ns,omitempty"`
+	// Incarnation tells the runs of one node name apart (its start time
+	// in Unix milliseconds; 0 when unknown): a restarted node rejoins
+	// with a larger one.
+	Incarnation uint64 `json:"incarnation,omitempty"`
 }
 
 // MemberEventType says what happened to a member.
@@ -94,7 +98,10 @@ type Node struct {
 	wg     sync.WaitGroup
 
 	ep Endpoint
-	ml *memberlist.Memberlist
+	// incarnation is this run's start time (NodeMeta.Incarnation), set
+	// by Start before memberlist runs.
+	incarnation uint64
+	ml          *memberlist.Memberlist
 
 	procs     procTable
 	nextID    atomic.Uint64
@@ -205,7 +212,8 @@ func (n *Node) Start(ctx context.Context) error {
 		return fmt.Errorf("cluster: start node %s: %w", n.name, err)
 	}
 	n.ep = ep
-	meta, err := encodeMeta(n.cfg.meta(ep.RPCAddr()))
+	n.incarnation = uint64(time.Now().UnixMilli())
+	meta, err := encodeMeta(n.cfg.meta(ep.RPCAddr(), n.incarnation))
 	if err != nil {
 		_ = ep.Close()
 		n.state.Store(nodeStopped)
@@ -299,7 +307,7 @@ func (n *Node) Stop(ctx context.Context) error {
 	// Mark the node as leaving before its processes stop, so that
 	// subsystems (the supervisor) know the shutdown exits are not theirs
 	// to restart; the mark is gossiped once the processes are gone.
-	m := n.cfg.meta(n.ep.RPCAddr())
+	m := n.cfg.meta(n.ep.RPCAddr(), n.incarnation)
 	m.Leaving = true
 	b, merr := encodeMeta(m)
 	if merr == nil {
@@ -412,7 +420,7 @@ func (n *Node) HealthScore() int {
 func (n *Node) SetTags(tags map[string]string) error {
 	cfg := n.cfg
 	cfg.Tags = tags
-	meta, err := encodeMeta(cfg.meta(n.ep.RPCAddr()))
+	meta, err := encodeMeta(cfg.meta(n.ep.RPCAddr(), n.incarnation))
 	if err != nil {
 		return err
 	}
@@ -438,6 +446,7 @@ func (n *Node) memberFrom(name string, r *memberRecord) Member {
 		Name: name, Addr: r.addr, RPCAddr: r.meta.RPC, APIAddr: r.meta.API,
 		Role: r.meta.Role, Tags: r.meta.Tags, Version: r.meta.Version,
 		State: r.state, Since: r.since, Local: name == n.name, RTT: r.rtt,
+		Incarnation: r.meta.Incarnation,
 	}
 }
 

@@ -100,6 +100,16 @@ func TestRPCToCutOffNodeIsUnreachableWithinDeadline(t *testing.T) {
 
 func TestCrashAndRestartRejoins(t *testing.T) {
 	s := startSim(t, simulator.Config{Nodes: 4, Seed: 11, Profile: cluster.ProfileLocal})
+	incarnation := func() uint64 {
+		for _, m := range s.Node("node-1").Members() {
+			if m.Name == "node-2" {
+				return m.Incarnation
+			}
+		}
+		return 0
+	}
+	before := incarnation()
+	require.NotZero(t, before, "members carry the incarnation gossiped in the node meta")
 	require.NoError(t, s.Crash("node-2"))
 	require.Error(t, s.Crash("node-2"), "crashing twice is an error")
 	require.Eventually(t, func() bool {
@@ -117,6 +127,8 @@ func TestCrashAndRestartRejoins(t *testing.T) {
 	require.NoError(t, s.Restart(ctx, "node-2"))
 	require.NoError(t, s.WaitConverged(ctx))
 	assert.Len(t, s.Running(), 4)
+	require.Eventually(t, func() bool { return incarnation() > before }, 10*time.Second, 10*time.Millisecond,
+		"the restarted node rejoins with a larger incarnation")
 
 	require.NoError(t, s.Stop(ctx, "node-4"))
 	require.Eventually(t, func() bool { return s.Node("node-1").MemberState("node-4") == cluster.StateLeft }, 10*time.Second, 10*time.Millisecond)
