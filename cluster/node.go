@@ -230,7 +230,7 @@ func (n *Node) Start(ctx context.Context) error {
 	mc.Logger = log.New(memberlistLog{n}, "", 0)
 	mc.Ping = &pingDelegate{n: n}
 	n.bcast = &memberlist.TransmitLimitedQueue{
-		NumNodes:       func() int { return max(1, len(n.AliveMembers())) },
+		NumNodes:       func() int { return max(1, n.aliveCount()) },
 		RetransmitMult: mc.RetransmitMult,
 	}
 	d := &delegate{n: n}
@@ -510,6 +510,20 @@ func (n *Node) AliveMembers() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// aliveCount is len(AliveMembers()) without building the list: memberlist
+// asks for it on every gossip round.
+func (n *Node) aliveCount() int {
+	n.membersMu.RLock()
+	defer n.membersMu.RUnlock()
+	c := 0
+	for _, r := range n.members {
+		if r.state == StateAlive || r.state == StateSuspect {
+			c++
+		}
+	}
+	return c
 }
 
 // Subscribe calls fn for every membership change, in order, from one
