@@ -62,7 +62,8 @@ func rootCmd() *cobra.Command {
 	sim := simCmd(g)
 	cli := app.CLIConfig{Version: version, Logger: g.logger}
 	desktop := app.NewDesktopCommand(app.DesktopConfig{CLIConfig: cli, Assets: frontend.Dist()})
-	root.AddCommand(desktop, sim, versionCmd(), app.NewServeCommand(cli), app.NewOpCommand(cli), scenarioCmd(g))
+	root.AddCommand(desktop, sim, versionCmd(), keyCmd(), app.NewServeCommand(cli), app.NewOpCommand(cli), scenarioCmd(g))
+	root.AddCommand(app.NewAgentCommand(cli))
 	// The default is the desktop window (or, without a display, serve).
 	root.RunE = desktop.RunE
 	root.Flags().AddFlagSet(desktop.Flags())
@@ -195,6 +196,24 @@ func scenarioCmd(g *globalFlags) *cobra.Command {
 	run.Flags().Int64Var(&seed, "seed", 0, "override the scenario's seed")
 	cmd.AddCommand(run)
 	return cmd
+}
+
+// keyCmd prints a new random gossip encryption key (AES-256, base64), for
+// `clusterlab agent --key` and the connect dialog.
+func keyCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "key",
+		Short: "Print a new random gossip encryption key (32 bytes, base64)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			k, err := cluster.NewKey()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), k)
+			return nil
+		},
+	}
 }
 
 func versionCmd() *cobra.Command {

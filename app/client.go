@@ -83,7 +83,7 @@ func ResolveServer(addr, token, dataDir string) (*Client, error) {
 			}
 			dataDir = d
 		}
-		info, err := ReadLock(dataDir)
+		info, err := ReadAnyLock(dataDir)
 		if err != nil {
 			if addr == "" {
 				return nil, fmt.Errorf("%w (start one with `clusterlab serve`, or pass --addr and --token)", err)

@@ -40,6 +40,43 @@ func DefaultDataDir() (string, error) {
 // secret), creating dir with mode 0700 if needed. The file is replaced
 // atomically.
 func WriteLock(dir string, info LockInfo) (string, error) {
+	return writeLockFile(dir, LockFileName, info)
+}
+
+// ReadLock reads dir/serve.lock. A missing file is ErrNoServer; a file
+// that does not decode, or lacks the address or token, is an error that
+// names it.
+func ReadLock(dir string) (LockInfo, error) {
+	return readLockFile(dir, LockFileName)
+}
+
+// ReadAnyLock reads dir/serve.lock, or dir/agent.lock when there is no
+// serve.lock: what `clusterlab op --data-dir` talks to.
+func ReadAnyLock(dir string) (LockInfo, error) {
+	info, err := ReadLock(dir)
+	if errors.Is(err, ErrNoServer) {
+		if ai, aerr := ReadAgentLock(dir); aerr == nil {
+			return ai, nil
+		}
+	}
+	return info, err
+}
+
+// RemoveLock deletes dir/serve.lock if it still belongs to process pid.
+func RemoveLock(dir string, pid int) error {
+	info, err := ReadLock(dir)
+	if err != nil || info.PID != pid {
+		return nil
+	}
+	if err := os.Remove(filepath.Join(dir, LockFileName)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("app: remove lock file: %w", err)
+	}
+	return nil
+}
+
+// writeLockFile writes info to dir/name with mode 0600 (the token is a
+// secret), creating dir with mode 0700; the file is replaced atomically.
+func writeLockFile(dir, name string, info LockInfo) (string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("app: lock file: %w", err)
 	}
@@ -47,8 +84,8 @@ func WriteLock(dir string, info LockInfo) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("app: lock file: %w", err)
 	}
-	path := filepath.Join(dir, LockFileName)
-	tmp, err := os.CreateTemp(dir, LockFileName+".*")
+	path := filepath.Join(dir, name)
+	tmp, err := os.CreateTemp(dir, name+".*")
 	if err != nil {
 		return "", fmt.Errorf("app: lock file: %w", err)
 	}
@@ -70,11 +107,10 @@ func WriteLock(dir string, info LockInfo) (string, error) {
 	return path, nil
 }
 
-// ReadLock reads dir/serve.lock. A missing file is ErrNoServer; a file
-// that does not decode, or lacks the address or token, is an error that
-// names it.
-func ReadLock(dir string) (LockInfo, error) {
-	path := filepath.Join(dir, LockFileName)
+// readLockFile reads and checks dir/name (bounded, must decode and name an
+// address and token).
+func readLockFile(dir, name string) (LockInfo, error) {
+	path := filepath.Join(dir, name)
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return LockInfo{}, fmt.Errorf("%w: %s does not exist", ErrNoServer, path)
@@ -98,16 +134,4 @@ func ReadLock(dir string) (LockInfo, error) {
 		return LockInfo{}, fmt.Errorf("app: lock file %s: no address or token", path)
 	}
 	return info, nil
-}
-
-// RemoveLock deletes dir/serve.lock if it still belongs to process pid.
-func RemoveLock(dir string, pid int) error {
-	info, err := ReadLock(dir)
-	if err != nil || info.PID != pid {
-		return nil
-	}
-	if err := os.Remove(filepath.Join(dir, LockFileName)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("app: remove lock file: %w", err)
-	}
-	return nil
 }
