@@ -56,15 +56,19 @@ type APIConfig struct {
 // document, and the event stream. Every /api route checks the method first
 // (405), then the bearer token (401), then runs.
 type API struct {
-	b         *Backend
+	src       backendSource
+	registry  *operations.Registry
+	hub       *Hub
+	observer  runObserver
 	cfg       APIConfig
 	tokenHash *[32]byte
 	mux       *http.ServeMux
 	log       *slog.Logger
 
-	catalogMu      sync.Mutex
-	catalogVersion uint64
-	catalogDoc     []byte
+	catalogMu        sync.Mutex
+	catalogVersion   uint64
+	catalogSimulated bool
+	catalogDoc       []byte
 
 	openapiMu      sync.Mutex
 	openapiVersion uint64
@@ -110,15 +114,65 @@ var resources = []resource{
 	{http.MethodDelete, "/traces/{id...}", "trace_stop", "Stop a trace"},
 }
 
-// NewAPI returns the HTTP API over a backend.
+// backendSource gives the API the backend a request runs on: one fixed
+// backend, or the workbench's current one (which a mode switch replaces).
+type backendSource interface {
+	// acquire returns the current backend, kept open until release is
+	// called (a switch closes the old backend once its requests are done).
+	acquire() (b *Backend, release func())
+}
+
+// runObserver sees every operation run through the API (the workbench
+// keeps the history and feeds the recorder with it).
+type runObserver interface {
+	operationRan(run apiRun)
+}
+
+// apiRun is one operation run through the API, as a runObserver sees it.
+type apiRun struct {
+	// Backend is the backend it ran on.
+	Backend *Backend
+	// Spec is the operation's spec.
+	Spec operations.Spec
+	// Params are the raw parameters as the client sent them.
+	Params map[string]any
+	// Source is the X-Clusterlab-Source header (palette, cli), or "".
+	Source string
+	// Result is the result of a successful run.
+	Result any
+	// Err is the error of a failed run.
+	Err *operations.Error
+	// Start is when it started; Elapsed how long it took.
+	Start   time.Time
+	Elapsed time.Duration
+}
+
+// SourceHeader names where a run comes from: "palette" for the UI's
+// command palette, "cli" for `clusterlab op`. The history keeps every run
+// from these, and only the changing operations from elsewhere.
+const SourceHeader = "X-Clusterlab-Source"
+
+type fixedBackend struct{ b *Backend }
+
+func (f fixedBackend) acquire() (*Backend, func()) { return f.b, func() {} }
+
+// NewAPI returns the HTTP API over one backend (an agent's, a test's).
+// The workbench's API (Workbench.API) follows its mode switches instead.
 func NewAPI(b *Backend, cfg APIConfig) *API {
+	if cfg.Logger == nil {
+		cfg.Logger = b.log
+	}
+	return newAPI(fixedBackend{b}, b.Registry, b.Hub, nil, cfg)
+}
+
+func newAPI(src backendSource, reg *operations.Registry, hub *Hub, obs runObserver, cfg APIConfig) *API {
 	if cfg.Heartbeat <= 0 {
 		cfg.Heartbeat = 15 * time.Second
 	}
 	if cfg.Logger == nil {
-		cfg.Logger = b.log
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	a := &API{b: b, cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger}
+	a := &API{src: src, registry: reg, hub: hub, observer: obs, cfg: cfg, mux: http.NewServeMux(), log: cfg.Logger}
 	if cfg.Token != "" {
 		h := sha256.Sum256([]byte(cfg.Token))
 		a.tokenHash = &h
@@ -262,16 +316,19 @@ type Catalog struct {
 
 // catalog serves the catalog, encoded once per registry version.
 func (a *API) catalog(w http.ResponseWriter, _ *http.Request) {
-	v := a.b.Registry.Version()
+	b, release := a.src.acquire()
+	simulated := b.Simulated()
+	release()
+	v := a.registry.Version()
 	a.catalogMu.Lock()
-	if a.catalogDoc == nil || a.catalogVersion != v {
-		doc, err := json.Marshal(Catalog{Version: v, Simulated: a.b.Simulated(), Operations: a.b.Registry.Catalog()})
+	if a.catalogDoc == nil || a.catalogVersion != v || a.catalogSimulated != simulated {
+		doc, err := json.Marshal(Catalog{Version: v, Simulated: simulated, Operations: a.registry.Catalog()})
 		if err != nil {
 			a.catalogMu.Unlock()
 			writeError(w, &operations.Error{Code: operations.CodeInternal, Message: "encoding the catalog: " + err.Error(), Err: err})
 			return
 		}
-		a.catalogDoc, a.catalogVersion = append(doc, '\n'), v
+		a.catalogDoc, a.catalogVersion, a.catalogSimulated = append(doc, '\n'), v, simulated
 	}
 	doc := a.catalogDoc
 	a.catalogMu.Unlock()
@@ -282,12 +339,12 @@ func (a *API) catalog(w http.ResponseWriter, _ *http.Request) {
 
 func (a *API) describe(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
-	e, err := a.b.Registry.Lookup(name)
+	e, err := a.registry.Lookup(name)
 	if err != nil {
-		oe := operations.AsError(err, a.b.Env)
+		oe := operations.AsError(err, nil)
 		if oe.Code == operations.CodeLoadError {
 			// A broken operation is still described, with its error.
-			for _, c := range a.b.Registry.Catalog() {
+			for _, c := range a.registry.Catalog() {
 				if c.Name == name && c.LoadError != "" {
 					writeJSON(w, http.StatusOK, c)
 					return
@@ -309,9 +366,9 @@ type RunResult struct {
 
 func (a *API) run(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
-	e, err := a.b.Registry.Lookup(name)
+	e, err := a.registry.Lookup(name)
 	if err != nil {
-		writeError(w, operations.AsError(err, a.b.Env))
+		writeError(w, operations.AsError(err, nil))
 		return
 	}
 	raw, oe := requestParams(w, r)
@@ -337,11 +394,20 @@ func confirmed(r *http.Request) bool {
 // runOp runs an operation and writes its result (wrapped in RunResult
 // when wrap) or its error.
 func (a *API) runOp(w http.ResponseWriter, r *http.Request, e operations.Entry, raw map[string]any, wrap bool) {
+	b, release := a.src.acquire()
 	start := time.Now()
-	res, err := e.Run(r.Context(), a.b.Env, raw)
+	res, err := e.Run(r.Context(), b.Env, raw)
 	elapsed := time.Since(start)
+	var oe *operations.Error
 	if err != nil {
-		oe := operations.AsError(err, a.b.Env)
+		oe = operations.AsError(err, b.Env)
+	}
+	release()
+	if a.observer != nil {
+		a.observer.operationRan(apiRun{Backend: b, Spec: e.Spec, Params: raw, Source: r.Header.Get(SourceHeader),
+			Result: res, Err: oe, Start: start, Elapsed: elapsed})
+	}
+	if oe != nil {
 		a.log.Debug("api: operation failed", "op", e.Spec.Name, "code", oe.Code, "status", oe.Status(), "elapsed", elapsed)
 		writeError(w, oe)
 		return
@@ -422,9 +488,9 @@ func (a *API) resourceHandler(res resource) http.HandlerFunc {
 		}
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
-		e, err := a.b.Registry.Lookup(res.op)
+		e, err := a.registry.Lookup(res.op)
 		if err != nil {
-			writeError(w, operations.AsError(err, a.b.Env))
+			writeError(w, operations.AsError(err, nil))
 			return
 		}
 		raw := queryParams(r.URL.Query())
@@ -450,11 +516,13 @@ type Info struct {
 }
 
 func (a *API) info(w http.ResponseWriter, _ *http.Request) {
-	in := Info{Version: a.cfg.Version, Observer: a.b.Observer.Name(), Simulated: a.b.Simulated(),
-		OperationsVersion: a.b.Registry.Version(), LastEventID: a.b.Hub.LastID()}
-	if a.b.Sim != nil {
-		in.Seed = a.b.Sim.Seed()
+	b, release := a.src.acquire()
+	in := Info{Version: a.cfg.Version, Observer: b.Observer.Name(), Simulated: b.Simulated(),
+		OperationsVersion: a.registry.Version(), LastEventID: a.hub.LastID()}
+	if b.Sim != nil {
+		in.Seed = b.Sim.Seed()
 	}
+	release()
 	writeJSON(w, http.StatusOK, in)
 }
 
@@ -482,7 +550,7 @@ func (a *API) events(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	sub := a.b.Hub.Subscribe(after, resume, topics...)
+	sub := a.hub.Subscribe(after, resume, topics...)
 	defer sub.Cancel()
 	_ = rc.SetWriteDeadline(time.Time{})
 	h := w.Header()
@@ -491,7 +559,12 @@ func (a *API) events(w http.ResponseWriter, r *http.Request) {
 	h.Set("Connection", "keep-alive")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	hello, _ := json.Marshal(map[string]any{"last_event_id": a.b.Hub.LastID(), "observer": a.b.Observer.Name(), "simulated": a.b.Simulated()})
+	// The stream does not hold the backend: it outlives mode switches
+	// (the hub is the workbench's), and a `session` event says when the
+	// cluster behind it changed.
+	b, release := a.src.acquire()
+	hello, _ := json.Marshal(map[string]any{"last_event_id": a.hub.LastID(), "observer": b.Observer.Name(), "simulated": b.Simulated()})
+	release()
 	if _, err := fmt.Fprintf(w, "retry: 1000\nevent: hello\ndata: %s\n\n", hello); err != nil {
 		return
 	}

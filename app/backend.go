@@ -40,6 +40,11 @@ type BackendConfig struct {
 	// NoDemo skips the demo workloads on the virtual nodes.
 	NoDemo bool
 
+	// Node, when set, is an already started (and usually joined) node the
+	// backend runs around instead of starting a simulator or an observer:
+	// `clusterlab agent` serves the API over its own worker node this way.
+	// The backend owns it from then on: Close stops it (a graceful leave).
+	Node *cluster.Node
 	// Join, when set, connects the observer to an existing cluster through
 	// these gossip addresses instead of starting a simulator.
 	Join []string
@@ -62,6 +67,13 @@ type BackendConfig struct {
 	ScriptsDir string
 	// Hub tunes the event hub.
 	Hub HubConfig
+	// EventHub, when set, is the hub to publish to instead of a new one
+	// (the workbench's, shared across backend switches); Close leaves it
+	// open.
+	EventHub *Hub
+	// Health configures the health monitor (alert store, rules); the
+	// zero value runs it with the defaults (see HealthConfig).
+	Health HealthConfig
 	// StartTimeout bounds startup and convergence; default 30 s.
 	StartTimeout time.Duration
 	// Logger receives the app's logs; default discards them.
@@ -100,7 +112,12 @@ type Backend struct {
 	traceEvents   []TraceEventItem
 	tracesDropped int
 
+	// health runs the health monitor and the supervised services.
+	health *healthService
+
 	closeOnce sync.Once
+	// ownHub says Close closes Hub (it was not given as EventHub).
+	ownHub bool
 }
 
 type processExit struct {
@@ -144,11 +161,18 @@ func NewBackend(ctx context.Context, cfg BackendConfig) (*Backend, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.StartTimeout)
 	defer cancel()
-	b := &Backend{Registry: cfg.Registry, Hub: NewHub(cfg.Hub), log: cfg.Logger}
+	b := &Backend{Registry: cfg.Registry, Hub: cfg.EventHub, log: cfg.Logger}
+	if b.Hub == nil {
+		b.Hub, b.ownHub = NewHub(cfg.Hub), true
+	}
+	b.health = newHealthService(cfg.Health, cfg.Seed, cfg.Logger)
 	var err error
-	if len(cfg.Join) > 0 {
+	switch {
+	case cfg.Node != nil:
+		b.Observer = cfg.Node
+	case len(cfg.Join) > 0:
 		err = b.connect(ctx, cfg)
-	} else {
+	default:
 		err = b.simulate(ctx, cfg)
 	}
 	if err != nil {
@@ -169,6 +193,12 @@ func NewBackend(ctx context.Context, cfg BackendConfig) (*Backend, error) {
 		b.Registry.OnChange(func() {
 			b.Hub.Coalesce(TopicOperations, func() any { return map[string]any{"version": b.Registry.Version()} })
 		}))
+	if err := b.startHealth(ctx, cfg); err != nil {
+		closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = b.Close(closeCtx)
+		return nil, err
+	}
 	if cfg.ScriptsDir != "" {
 		l, err := opscript.NewLoader(opscript.Config{Dir: cfg.ScriptsDir, Registry: b.Registry, Logger: cfg.Logger})
 		if err == nil {
@@ -198,6 +228,8 @@ func (b *Backend) simulate(ctx context.Context, cfg BackendConfig) error {
 			if err := workload.Register(n); err != nil {
 				return err
 			}
+			// A resource model with injectable pressure, and the health RPC.
+			b.health.setupNode(n)
 			// Every virtual node reports its process exits to the hub
 			// directly; on a real cluster, only the observer's own.
 			n.OnProcessExit(b.processExited)
@@ -332,7 +364,9 @@ func (b *Backend) Close(ctx context.Context) error {
 		for _, c := range b.cancels {
 			c()
 		}
-		b.Hub.Close()
+		if b.ownHub {
+			b.Hub.Close()
+		}
 		if b.Sim != nil {
 			if err := b.Sim.Close(ctx); err != nil {
 				errs = append(errs, err)

@@ -8,6 +8,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -59,48 +62,126 @@ const (
 
 // NewServeCommand returns `clusterlab serve`.
 func NewServeCommand(cfg CLIConfig) *cobra.Command {
-	var (
-		sc       ServeConfig
-		profile  string
-		nodes    int
-		seed     int64
-		noDemo   bool
-		frontend string
-		join     []string
-		project  string
-	)
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Run the embedded simulator and serve the HTTP API (and the web UI when built) on 127.0.0.1",
-		Long: "serve starts the embedded simulator with demo workloads, joins it as the observer node, and serves\n" +
-			"the HTTP API (REST, OpenAPI, Server-Sent Events) on 127.0.0.1 behind a random bearer token. The\n" +
-			"address and token go to <data-dir>/serve.lock (mode 0600), where `clusterlab op` finds them.",
+		Short: "Run the embedded simulator (or join a cluster) and serve the HTTP API (and the web UI when built) on 127.0.0.1",
+		Long: "serve restores the project's session from the session store in --data-dir (the simulator with its saved\n" +
+			"settings, or its saved connection), joins the cluster as the observer node, and serves the HTTP API (REST,\n" +
+			"OpenAPI, Server-Sent Events) on 127.0.0.1 behind a random bearer token. The address and token go to\n" +
+			"<data-dir>/serve.lock (mode 0600), where `clusterlab op` finds them. --nodes, --seed and --join given\n" +
+			"explicitly win over the saved session and are saved.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := cfg.logger()
 			if err != nil {
 				return err
 			}
-			sc.Backend = BackendConfig{Nodes: nodes, Seed: seed, Profile: cluster.Profile(profile), NoDemo: noDemo, Join: join,
-				ScriptsDir: opscript.Dir(project)}
-			if len(join) > 0 && !cmd.Flags().Changed("profile") {
-				sc.Backend.Profile = cluster.ProfileLAN
+			sc, err := serveConfigFromFlags(cmd)
+			if err != nil {
+				return &ExitError{Code: ExitUsage, Err: err}
 			}
-			sc.FrontendDir, sc.Version, sc.Logger, sc.Out = frontend, cfg.Version, log, cmd.OutOrStdout()
+			sc.Version, sc.Logger, sc.Out = cfg.Version, log, cmd.OutOrStdout()
 			return Serve(cmd.Context(), sc)
 		},
 	}
+	addWorkbenchFlags(cmd)
 	f := cmd.Flags()
-	f.IntVar(&nodes, "nodes", 5, "number of virtual worker nodes")
-	f.Int64Var(&seed, "seed", 1, "seed of the simulated network's randomness")
-	f.StringVar(&profile, "profile", string(cluster.ProfileSim), "membership profile: sim, local or lan")
-	f.BoolVar(&noDemo, "no-demo", false, "do not start the demo workloads")
-	f.StringSliceVar(&join, "join", nil, "connect to a real cluster through these gossip addresses (host:port) instead of starting the simulator")
-	f.StringVar(&sc.Addr, "addr", "127.0.0.1:0", "address of the HTTP API (port 0: a free port)")
-	f.StringVar(&sc.DataDir, "data-dir", "", "directory of the lock file and session data (default: the user config dir/clusterlab)")
-	f.StringVar(&frontend, "frontend", "", "directory of the built frontend (default: frontend/dist when present)")
-	f.StringVar(&project, "project-dir", ".", "project directory: script operations are loaded from <project-dir>/.clusterlab/operations/*.star and reloaded on change")
+	f.String("addr", "127.0.0.1:0", "address of the HTTP API (port 0: a free port)")
+	f.String("frontend", "", "directory of the built frontend (default: frontend/dist when present)")
 	return cmd
+}
+
+// addWorkbenchFlags declares the flags serve and the desktop window share:
+// the session store, the project, and the mode.
+func addWorkbenchFlags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.Int("nodes", 5, "number of virtual worker nodes (given explicitly: wins over the saved session, and is saved)")
+	f.Int64("seed", 1, "seed of the simulated network's randomness (given explicitly: wins over the saved session, and is saved)")
+	f.String("profile", string(cluster.ProfileSim), "membership profile: sim, local or lan (lan with --join unless given)")
+	f.Bool("no-demo", false, "do not start the demo workloads")
+	f.StringSlice("join", nil, "connect to a real cluster through these gossip addresses (host:port) instead of starting the simulator (saved as a connection profile)")
+	f.String("label", "", "the cluster's gossip label (with --join)")
+	f.String("key", "", "the cluster's gossip encryption key, base64 (with --join; never saved; prefer --key-file)")
+	f.String("key-file", "", "file holding the gossip key (base64)")
+	f.String("data-dir", "", "directory of the session store and the lock file (default: the user config dir/clusterlab)")
+	f.String("project", "", "project name (default: derived from the project directory)")
+	f.String("project-dir", ".", "project directory: names the project, and script operations are loaded from <project-dir>/.clusterlab/operations/*.star and reloaded on change")
+}
+
+// maxServeKeyBytes bounds what --key-file reads.
+const maxServeKeyBytes = 4 << 10
+
+// serveConfigFromFlags reads the workbench flags (addWorkbenchFlags) and
+// serve's own: only flags given explicitly override the saved session.
+func serveConfigFromFlags(cmd *cobra.Command) (ServeConfig, error) {
+	f := cmd.Flags()
+	str := func(name string) string { v, _ := f.GetString(name); return v }
+	var sc ServeConfig
+	projectDir := str("project-dir")
+	if projectDir == "" {
+		projectDir = "."
+	}
+	abs, err := filepath.Abs(projectDir)
+	if err != nil {
+		return sc, fmt.Errorf("--project-dir %q: %w", projectDir, err)
+	}
+	noDemo, _ := f.GetBool("no-demo")
+	join, _ := f.GetStringSlice("join")
+	profile := str("profile")
+	sc.Backend = BackendConfig{Profile: cluster.Profile(profile), NoDemo: noDemo, ScriptsDir: opscript.Dir(abs)}
+	sc.Project, sc.Workdir, sc.DataDir, sc.Addr, sc.FrontendDir = str("project"), abs, str("data-dir"), str("addr"), str("frontend")
+	if f.Changed("nodes") {
+		sc.Overrides.Nodes, _ = f.GetInt("nodes")
+		if sc.Overrides.Nodes <= 0 {
+			return sc, fmt.Errorf("--nodes must be at least 1")
+		}
+	}
+	if f.Changed("seed") {
+		sc.Overrides.Seed, _ = f.GetInt64("seed")
+		sc.Overrides.SeedSet = true
+	}
+	key := str("key")
+	if kf := str("key-file"); kf != "" {
+		if key != "" {
+			return sc, fmt.Errorf("give --key or --key-file, not both")
+		}
+		if key, err = readServeKeyFile(kf); err != nil {
+			return sc, err
+		}
+	}
+	if key != "" {
+		if _, err := cluster.ParseKey(key); err != nil {
+			return sc, fmt.Errorf("--key: %w", err)
+		}
+	}
+	sc.Overrides.Key, sc.Overrides.Label = key, str("label")
+	if len(join) > 0 {
+		sc.Overrides.Join = join
+		sc.Overrides.Profile = string(cluster.ProfileLAN)
+		if f.Changed("profile") {
+			sc.Overrides.Profile = profile
+		}
+		// The simulator keeps its own profile.
+		sc.Backend.Profile = ""
+	}
+	return sc, nil
+}
+
+// readKeyFile reads a gossip key file (bounded).
+func readServeKeyFile(path string) (string, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("--key-file: %w", err)
+	}
+	defer fh.Close()
+	b, err := io.ReadAll(io.LimitReader(fh, maxServeKeyBytes+1))
+	if err != nil {
+		return "", fmt.Errorf("--key-file %s: %w", path, err)
+	}
+	if len(b) > maxServeKeyBytes {
+		return "", fmt.Errorf("--key-file %s: larger than %d bytes; it should hold one base64 key", path, maxServeKeyBytes)
+	}
+	return strings.TrimSpace(string(b)), nil
 }
 
 // opFlags are the flags every `op` subcommand shares.
@@ -115,7 +196,24 @@ func (o *opFlags) client() (*Client, error) {
 	if err != nil {
 		return nil, &ExitError{Code: ExitFailed, Err: err}
 	}
+	if c.HTTP == nil {
+		// Runs from the CLI are kept in the project's history.
+		c.HTTP = &http.Client{Timeout: 2 * time.Minute, Transport: sourceTransport{source: "cli", next: http.DefaultTransport}}
+	}
 	return c, nil
+}
+
+// sourceTransport names the requests' source (SourceHeader).
+type sourceTransport struct {
+	source string
+	next   http.RoundTripper
+}
+
+// RoundTrip implements http.RoundTripper.
+func (t sourceTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set(SourceHeader, t.source)
+	return t.next.RoundTrip(r)
 }
 
 func (o *opFlags) ctx(cmd *cobra.Command) (context.Context, context.CancelFunc) {

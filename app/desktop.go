@@ -29,9 +29,9 @@ const DesktopAvailable = true
 // window and menu actions to the frontend; everything else goes through the
 // same HTTP API the browser uses.
 type shell struct {
-	backend *Backend
-	ctx     context.Context
-	sub     *Subscription
+	wb  *Workbench
+	ctx context.Context
+	sub *Subscription
 }
 
 // processStart is when the process was launched, for the "interactive
@@ -83,14 +83,16 @@ const readyEvent = "app:ready"
 // browser. It also logs when the page reports that it is interactive.
 func (s *shell) startup(ctx context.Context) {
 	s.ctx = ctx
-	log := s.backend.log
+	log := s.wb.log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	runtime.EventsOnce(ctx, readyEvent, func(...any) {
 		log.Info("desktop window ready", "since_launch", time.Since(processStart).Round(time.Millisecond))
 	})
-	s.sub = s.backend.Hub.Subscribe(0, false)
+	// The workbench's hub outlives mode switches, so the window keeps
+	// receiving events from whichever cluster is current.
+	s.sub = s.wb.Hub().Subscribe(0, false)
 	go func() {
 		for ev := range s.sub.C {
 			runtime.EventsEmit(ctx, ev.Topic, ev.Data)
@@ -126,11 +128,11 @@ func (s *shell) menu() *menu.Menu {
 	return m
 }
 
-// runDesktop opens the window on the backend and blocks until it closes.
+// runDesktop opens the window on the workbench and blocks until it closes.
 // The API is served to the window through Wails' asset server handler, so
 // the frontend uses the same fetch calls as in a browser.
-func runDesktop(ctx context.Context, b *Backend, api http.Handler, assets fs.FS, title string) error {
-	s := &shell{backend: b}
+func runDesktop(ctx context.Context, wb *Workbench, api http.Handler, assets fs.FS, title string) error {
+	s := &shell{wb: wb}
 	return wails.Run(&options.App{
 		Title:     title,
 		Width:     1280,

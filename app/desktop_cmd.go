@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-
-	"github.com/clusterlab/clusterlab/cluster"
 )
 
 // DesktopConfig configures the desktop command.
@@ -26,7 +24,9 @@ func HasDisplay() bool {
 }
 
 // NewDesktopCommand returns the default command: the desktop window on the
-// embedded simulator. Without a display, or in a binary built without the
+// project's restored session (the embedded simulator by default). It
+// takes serve's flags (--data-dir, --project, --nodes, --seed, --join,
+// --key, ...). Without a display, or in a binary built without the
 // window, it serves the same UI in a browser instead (clusterlab serve).
 func NewDesktopCommand(cfg DesktopConfig) *cobra.Command {
 	serve := NewServeCommand(cfg.CLIConfig)
@@ -47,33 +47,32 @@ func NewDesktopCommand(cfg DesktopConfig) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			f := cmd.Flags()
-			nodes, _ := f.GetInt("nodes")
-			seed, _ := f.GetInt64("seed")
-			profile, _ := f.GetString("profile")
-			noDemo, _ := f.GetBool("no-demo")
-			join, _ := f.GetStringSlice("join")
+			sc, err := serveConfigFromFlags(cmd)
+			if err != nil {
+				return &ExitError{Code: ExitUsage, Err: err}
+			}
 			started := time.Now()
-			b, err := NewBackend(cmd.Context(), BackendConfig{Nodes: nodes, Seed: seed, Profile: cluster.Profile(profile), NoDemo: noDemo, Join: join, Logger: log})
+			wb, err := OpenWorkbench(cmd.Context(), WorkbenchConfig{DataDir: sc.DataDir, Project: sc.Project, Workdir: sc.Workdir,
+				Backend: sc.Backend, Overrides: sc.Overrides, Logger: log})
 			if err != nil {
 				return err
 			}
 			defer func() {
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 				defer cancel()
-				_ = b.Close(ctx)
+				_ = wb.Close(ctx)
 			}()
 			// --frontend DIR overrides the embedded UI (handy to try a
 			// frontend build without rebuilding the binary).
 			assets := cfg.Assets
-			if dir, _ := f.GetString("frontend"); dir != "" || assets == nil {
+			if dir := sc.FrontendDir; dir != "" || assets == nil {
 				if disk, _ := findFrontend(dir); disk != nil || assets == nil {
 					assets = disk
 				}
 			}
-			api := NewAPI(b, APIConfig{Token: "", Frontend: assets, Version: cfg.Version, Logger: log})
-			log.Info("backend ready", "after", time.Since(started))
-			return runDesktop(cmd.Context(), b, api, assets, "clusterlab")
+			api := wb.API(APIConfig{Token: "", Frontend: assets, Version: cfg.Version, Logger: log})
+			log.Info("workbench ready", "after", time.Since(started), "project", wb.Project().Name())
+			return runDesktop(cmd.Context(), wb, api, assets, "clusterlab")
 		},
 	}
 	cmd.Flags().AddFlagSet(serve.Flags())

@@ -13,6 +13,6 @@ import (
 // desktop shell (the desktop build tag).
 const DesktopAvailable = false
 
-func runDesktop(context.Context, *Backend, http.Handler, fs.FS, string) error {
+func runDesktop(context.Context, *Workbench, http.Handler, fs.FS, string) error {
 	return errors.New("app: this binary was built without the desktop window (build tags desktop,production,webkit2_41)")
 }

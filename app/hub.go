@@ -34,6 +34,12 @@ const (
 	// TopicResync is sent to a subscriber that resumed from an event the
 	// ring buffer no longer holds: it should reload its state.
 	TopicResync = "resync"
+	// TopicHealth carries the health_status result
+	// (builtin.HealthStatus), coalesced: at most one per collection.
+	TopicHealth = "health"
+	// TopicAlerts carries an AlertEvent on every raise,
+	// acknowledgement and resolution of a health alert.
+	TopicAlerts = "alerts"
 )
 
 // HubConfig tunes a Hub; zero fields take the defaults.

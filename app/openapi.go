@@ -11,9 +11,9 @@ import (
 // openapi serves the OpenAPI document, rebuilt when the registry changes.
 func (a *API) openapi(w http.ResponseWriter, _ *http.Request) {
 	a.openapiMu.Lock()
-	v := a.b.Registry.Version()
+	v := a.registry.Version()
 	if a.openapiDoc == nil || a.openapiVersion != v {
-		doc, err := json.Marshal(OpenAPI(a.b.Registry, a.cfg.Version))
+		doc, err := json.Marshal(OpenAPI(a.registry, a.cfg.Version))
 		if err != nil {
 			a.openapiMu.Unlock()
 			writeError(w, &operations.Error{Code: operations.CodeInternal, Message: "building the OpenAPI document: " + err.Error(), Err: err})

@@ -18,11 +18,22 @@ import (
 
 // ServeConfig describes a `clusterlab serve` run.
 type ServeConfig struct {
-	// Backend is what to run (the simulator by default).
+	// Backend is the template of the backends the workbench runs (see
+	// WorkbenchConfig.Backend). For callers that set them, non-zero
+	// Nodes, Seed and Join count as explicit overrides.
 	Backend BackendConfig
+	// Project names the project (--project); default: the working
+	// directory's.
+	Project string
+	// Workdir is the project's directory; default the working directory.
+	Workdir string
+	// Overrides are the command line's explicit settings; they win over
+	// the project's saved session and are saved.
+	Overrides StartOverrides
 	// Addr is where the API listens; default 127.0.0.1:0 (a free port).
 	Addr string
-	// DataDir holds the lock file; default DefaultDataDir().
+	// DataDir holds the lock file and the session store; default
+	// DefaultDataDir().
 	DataDir string
 	// FrontendDir is the built frontend to serve; empty looks for
 	// frontend/dist in the working directory and next to the executable.
@@ -44,11 +55,12 @@ func NewToken() string {
 	return hex.EncodeToString(b)
 }
 
-// Serve runs the backend and its HTTP API until ctx ends: it writes the
+// Serve runs the workbench (the session store, the project's restored
+// session and its backend) and its HTTP API until ctx ends: it writes the
 // lock file (address, token, pid; mode 0600) into the data dir, prints the
 // URL with the token, and on the end shuts down gracefully and removes the
 // lock file. It refuses to start when another serve still runs on the
-// same data dir.
+// same data dir, or when another clusterlab holds the session store.
 func Serve(ctx context.Context, cfg ServeConfig) error {
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:0"
@@ -81,21 +93,32 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	}
 	frontend, frontendDir := findFrontend(cfg.FrontendDir)
 
-	b, err := NewBackend(ctx, cfg.Backend)
+	ov := cfg.Overrides
+	if ov.Nodes == 0 && cfg.Backend.Nodes > 0 {
+		ov.Nodes = cfg.Backend.Nodes
+	}
+	if !ov.SeedSet && cfg.Backend.Seed != 0 {
+		ov.Seed, ov.SeedSet = cfg.Backend.Seed, true
+	}
+	if len(ov.Join) == 0 && len(cfg.Backend.Join) > 0 {
+		ov.Join, ov.Label = cfg.Backend.Join, cfg.Backend.Label
+	}
+	wb, err := OpenWorkbench(ctx, WorkbenchConfig{DataDir: cfg.DataDir, Project: cfg.Project, Workdir: cfg.Workdir,
+		Backend: cfg.Backend, Overrides: ov, Logger: cfg.Logger})
 	if err != nil {
 		return err
 	}
 	defer func() {
-		closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		_ = b.Close(closeCtx)
+		_ = wb.Close(closeCtx)
 	}()
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("app: listen: %w", err)
 	}
 	info := LockInfo{Addr: ln.Addr().String(), Token: NewToken(), PID: os.Getpid()}
-	api := NewAPI(b, APIConfig{Token: info.Token, Frontend: frontend, Version: cfg.Version, Logger: cfg.Logger})
+	api := wb.API(APIConfig{Token: info.Token, Frontend: frontend, Version: cfg.Version, Logger: cfg.Logger})
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug)}
 	lockPath, err := WriteLock(cfg.DataDir, info)
@@ -105,11 +128,16 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	}
 	defer RemoveLock(cfg.DataDir, info.PID)
 
-	mode := "connected to a real cluster"
-	if b.Simulated() {
+	in := wb.info()
+	mode := fmt.Sprintf("connected to %s", in.Mode)
+	if b := wb.Backend(); b.Simulated() {
 		mode = fmt.Sprintf("[SIMULATED] %d virtual nodes, seed %d", len(b.Sim.Nodes())-1, b.Sim.Seed())
 	}
-	fmt.Fprintf(cfg.Out, "clusterlab serve: %s, observer %s\n", mode, b.Observer.Name())
+	fmt.Fprintf(cfg.Out, "clusterlab serve: %s, observer %s\n", mode, in.Observer)
+	fmt.Fprintf(cfg.Out, "project:   %s (session in %s)\n", in.Project, wb.Store().Path())
+	if in.Fallback != "" {
+		fmt.Fprintf(cfg.Out, "note:      %s\n", in.Fallback)
+	}
 	fmt.Fprintf(cfg.Out, "open:      http://%s/?token=%s\n", info.Addr, info.Token)
 	fmt.Fprintf(cfg.Out, "lock file: %s (`clusterlab op` finds the server through it)\n", lockPath)
 	if frontendDir != "" {
@@ -129,7 +157,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	fmt.Fprintln(cfg.Out, "clusterlab serve: shutting down")
 	// Closing the hub ends the event streams, so Shutdown does not wait
 	// for them.
-	b.Hub.Close()
+	wb.Hub().Close()
 	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutCtx); err != nil {

@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"sync/atomic"
 	"testing"
@@ -132,5 +133,40 @@ func BenchmarkIdleProcessMemory(b *testing.B) {
 			cancel()
 		}
 		b.StartTimer()
+	}
+}
+
+// BenchmarkViewProcessesLocal measures a process query answered by the
+// node itself (filter, order, page of 100), by how many processes it
+// holds: the per-node part of a cluster-wide listing.
+func BenchmarkViewProcessesLocal(b *testing.B) {
+	for _, count := range []int{50, 20_000} {
+		for _, q := range []cluster.ProcessQuery{
+			{Limit: 100},
+			{Behavior: "idle", Sort: "mailbox", Desc: true, Limit: 100},
+			{Name: "w-1", Sort: "started_at", Limit: 100},
+		} {
+			b.Run(fmt.Sprintf("procs=%d/sort=%s/filter=%t", count, q.Sort, q.Behavior != "" || q.Name != ""), func(b *testing.B) {
+				n := benchNode(b, realFabric())
+				for i := range count {
+					if _, err := n.SpawnBehavior(idle{}, cluster.SpawnOptions{Name: fmt.Sprintf("w-%d", i)}); err != nil {
+						b.Fatal(err)
+					}
+				}
+				v := cluster.NewView(n)
+				ctx := context.Background()
+				b.ReportAllocs()
+				b.ResetTimer()
+				cpu := processCPU(b)
+				for range b.N {
+					page, err := v.Processes(ctx, q)
+					if err != nil || page.Total == 0 {
+						b.Fatal(page.Total, err)
+					}
+				}
+				b.StopTimer()
+				b.ReportMetric(float64(processCPU(b)-cpu)/float64(b.N), "cpu-ns/op")
+			})
+		}
 	}
 }

@@ -10,7 +10,8 @@ import (
 // listing moves hundreds of ProcessInfo values per request, and JSON
 // decoding dominated its cost.
 
-const pageCodecVersion = 1
+// Version 2 added the flags byte (bit 0: more matches than the page holds).
+const pageCodecVersion = 2
 
 // maxListEntries bounds the slices and maps decoded from one page.
 const maxListEntries = MaxPageSize * 4
@@ -61,10 +62,7 @@ func appendInfo(b []byte, p *ProcessInfo) []byte {
 // encodePage encodes a page of process infos (without cursor or missing
 // nodes, which the View adds).
 func encodePage(page ProcessPage) []byte {
-	b := make([]byte, 0, 64+len(page.Processes)*96)
-	b = append(b, pageCodecVersion)
-	b = binary.AppendUvarint(b, uint64(page.Total))
-	b = binary.AppendUvarint(b, uint64(len(page.Processes)))
+	b := appendPageHeader(make([]byte, 0, 64+len(page.Processes)*128), page.Total, len(page.Processes), page.more)
 	for i := range page.Processes {
 		b = appendInfo(b, &page.Processes[i])
 	}
@@ -95,9 +93,32 @@ func (d *decoder) pids(what string) []PID {
 	return out
 }
 
-func (d *decoder) info() ProcessInfo {
+// interned returns the string of b, shared with the earlier equal ones:
+// the node, behaviour and status of a page's processes repeat.
+func (d *decoder) interned(seen map[string]string, what string) string {
+	b := d.bytes(what, maxStringLen)
+	if len(b) == 0 {
+		return ""
+	}
+	if s, ok := seen[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(seen) < 256 {
+		seen[s] = s
+	}
+	return s
+}
+
+func (d *decoder) info(seen map[string]string) ProcessInfo {
 	var p ProcessInfo
-	p.PID = d.pid("pid")
+	p.PID.Node = d.interned(seen, "pid")
+	p.PID.ID = d.uvarint("pid")
+	if d.err == nil && p.PID.Node != "" {
+		if err := ValidateNodeName(p.PID.Node); err != nil {
+			d.err = fmt.Errorf("%w: pid: %v", ErrBadFrame, err)
+		}
+	}
 	p.Node = p.PID.Node
 	p.Name = d.string("name")
 	if n := d.count("registered"); n > 0 {
@@ -106,8 +127,8 @@ func (d *decoder) info() ProcessInfo {
 			p.Registered = append(p.Registered, d.string("registered"))
 		}
 	}
-	p.Behavior = d.string("behavior")
-	p.Status = d.string("status")
+	p.Behavior = d.interned(seen, "behavior")
+	p.Status = d.interned(seen, "status")
 	p.Mailbox = int(min(d.uvarint("mailbox"), 1<<62))
 	p.MailboxHighWater = int(min(d.uvarint("high water"), 1<<62))
 	p.MessagesIn = d.uvarint("messages in")
@@ -142,21 +163,37 @@ func (d *decoder) info() ProcessInfo {
 	return p
 }
 
+// appendPageHeader starts a page of count processes (appendInfo each).
+func appendPageHeader(b []byte, total, count int, more bool) []byte {
+	b = append(b, pageCodecVersion)
+	var flags byte
+	if more {
+		flags |= 1
+	}
+	b = append(b, flags)
+	b = binary.AppendUvarint(b, uint64(total))
+	return binary.AppendUvarint(b, uint64(count))
+}
+
 // decodePage decodes what encodePage encoded; bytes come from the network.
 func decodePage(b []byte) (ProcessPage, error) {
 	if len(b) == 0 || b[0] != pageCodecVersion {
 		return ProcessPage{}, fmt.Errorf("%w: process page version", ErrBadFrame)
 	}
-	d := decoder{b: b[1:]}
-	var page ProcessPage
+	if len(b) < 2 || b[1]&^1 != 0 {
+		return ProcessPage{}, fmt.Errorf("%w: process page flags", ErrBadFrame)
+	}
+	d := decoder{b: b[2:]}
+	page := ProcessPage{more: b[1]&1 != 0}
 	page.Total = int(min(d.uvarint("total"), 1<<40))
 	n := d.count("processes")
 	page.Processes = make([]ProcessInfo, 0, n)
+	seen := make(map[string]string)
 	for range n {
 		if d.err != nil {
 			break
 		}
-		page.Processes = append(page.Processes, d.info())
+		page.Processes = append(page.Processes, d.info(seen))
 	}
 	if err := d.end(); err != nil {
 		return ProcessPage{}, err

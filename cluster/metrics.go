@@ -11,6 +11,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -266,6 +268,24 @@ func (m *ModelSource) SetLoad(x float64) {
 	m.load, m.loadSet = math.Min(x, 1e6), true
 }
 
+// Pressure returns the injected values: host CPU percent, memory percent
+// and load average, each -1 when not injected (the model's baseline).
+func (m *ModelSource) Pressure() (cpu, memory, load float64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cpu, memory, load = -1, -1, -1
+	if m.cpuSet {
+		cpu = m.cpu
+	}
+	if m.memSet {
+		memory = m.mem
+	}
+	if m.loadSet {
+		load = m.load
+	}
+	return cpu, memory, load
+}
+
 // Reset returns every value to the baseline.
 func (m *ModelSource) Reset() {
 	m.SetCPU(-1)
@@ -377,6 +397,10 @@ type HealthSampleRequest struct {
 	// view of the members has not changed since, Members is left out
 	// (MembersSame), which keeps a steady-state sample small.
 	ViewHash uint64 `json:"view_hash,omitempty"`
+	// DirectChecks bounds the peers the node checks directly for this
+	// sample (see HealthSample.Links): 0 means DefaultDirectChecks, a
+	// negative value none; at most MaxDirectChecks.
+	DirectChecks int `json:"direct_checks,omitempty"`
 }
 
 // MemberHealth is one member as the sampled node sees it.
@@ -396,6 +420,9 @@ type HealthEvent struct {
 	Member string          `json:"member"`
 	State  string          `json:"state"`
 	Time   time.Time       `json:"time"`
+	// Incarnation is the member's incarnation (Member.Incarnation) as the
+	// node knew it when the event happened.
+	Incarnation uint64 `json:"incarnation,omitempty"`
 }
 
 // HealthSample is what the "health.sample" RPC returns: a node's
@@ -427,6 +454,182 @@ type HealthSample struct {
 	// ones were dropped from the node's bounded log before being read.
 	Events     []HealthEvent `json:"events,omitempty"`
 	EventsLost bool          `json:"events_lost,omitempty"`
+	// Links are the peers the node sees alive (or suspect) but whose
+	// direct path failed its latest direct checks: memberlist may route
+	// its probes around such a link through other nodes, so membership
+	// does not show it, yet the node cannot talk to the peer directly.
+	// Sorted by peer; at most MaxHealthMembers.
+	Links []LinkHealth `json:"links,omitempty"`
+}
+
+// LinkHealth is one peer the sampled node could not reach directly.
+type LinkHealth struct {
+	Peer string `json:"peer"`
+	// Failures counts the direct checks in a row that got no answer, with
+	// no direct memberlist ack from the peer in between.
+	Failures int `json:"failures"`
+	// Since is when the first of those checks failed (node's clock).
+	Since time.Time `json:"since"`
+	// LastAck is the node's last direct ack from the peer, by a
+	// memberlist probe or a direct check (zero: none since it started).
+	LastAck time.Time `json:"last_ack,omitzero"`
+}
+
+// Direct reachability. memberlist calls the ping delegate only for the
+// acks of its direct probes (an ack relayed by an indirect probe does not
+// count), so the time of the last direct ack per peer says whether the
+// direct path works. When it is older than DirectFresh, a health sample
+// checks the path itself with a direct ping (one UDP round trip, bounded
+// by the profile's ProbeTimeout), for at most DirectChecks peers: the ones
+// failing already first, then the stalest. A one-way cut fails both ends'
+// checks (a round trip needs both directions).
+const (
+	// DirectFresh is how recent a direct ack must be for the path to count
+	// as working without a check.
+	DirectFresh = time.Second
+	// DefaultDirectChecks is the number of peers checked per sample when
+	// the request does not say.
+	DefaultDirectChecks = 8
+	// MaxDirectChecks bounds HealthSampleRequest.DirectChecks.
+	MaxDirectChecks = 64
+)
+
+// linkState is a node's direct reachability of one peer.
+type linkState struct {
+	ack   time.Time // last direct ack (memberlist probe or check)
+	fails int       // consecutive failed checks since ack
+	since time.Time // first of those failures
+	gen   uint64    // checkLinks round that last saw the peer live
+}
+
+// noteDirectAck records a direct ack from peer (the ping delegate calls
+// it); nothing when the health RPC is not enabled on n.
+func noteDirectAck(n *Node, peer string) {
+	h := healthOf(n)
+	if h == nil {
+		return
+	}
+	now := n.clock.Now()
+	h.linkMu.Lock()
+	defer h.linkMu.Unlock()
+	st := h.links[peer]
+	if st == nil {
+		if h.links == nil {
+			h.links = make(map[string]*linkState)
+		}
+		st = &linkState{}
+		h.links[peer] = st
+	}
+	st.ack, st.fails, st.since = now, 0, time.Time{}
+}
+
+// udpAddr is a gossip address for memberlist's Ping.
+type udpAddr string
+
+func (a udpAddr) Network() string { return "udp" }
+func (a udpAddr) String() string  { return string(a) }
+
+// checkLinks checks the direct path to up to limit peers whose direct ack
+// is stale and returns the peers whose path is failing.
+func (h *nodeHealth) checkLinks(n *Node, limit int) []LinkHealth {
+	type cand struct {
+		name, addr string
+		fails      int
+		last       time.Time
+	}
+	now := n.clock.Now()
+	var cands []cand
+	// Lock order: membersMu, then linkMu (the ping delegate takes them
+	// one after the other, never nested).
+	n.membersMu.RLock()
+	h.linkMu.Lock()
+	if h.links == nil {
+		h.links = make(map[string]*linkState)
+	}
+	h.linkGen++
+	for name, r := range n.members {
+		if name == n.name || (r.state != StateAlive && r.state != StateSuspect) {
+			continue
+		}
+		st := h.links[name]
+		if st == nil {
+			// No ack seen yet: count from now, so a node just started
+			// does not check everyone at once.
+			st = &linkState{ack: now}
+			h.links[name] = st
+		}
+		st.gen = h.linkGen
+		if st.fails == 0 && now.Sub(st.ack) < DirectFresh {
+			continue
+		}
+		cands = append(cands, cand{name: name, addr: r.addr, fails: st.fails, last: st.ack})
+	}
+	n.membersMu.RUnlock()
+	for name, st := range h.links {
+		if st.gen != h.linkGen {
+			delete(h.links, name)
+		}
+	}
+	ml := n.ml
+	busy := h.checking
+	if limit > 0 && !busy && ml != nil && n.running() && len(cands) > 0 {
+		h.checking = true
+	} else {
+		cands = nil
+	}
+	h.linkMu.Unlock()
+
+	if len(cands) > 0 {
+		slices.SortFunc(cands, func(a, b cand) int {
+			if a.fails != b.fails {
+				return b.fails - a.fails
+			}
+			if c := a.last.Compare(b.last); c != 0 {
+				return c
+			}
+			return strings.Compare(a.name, b.name)
+		})
+		cands = cands[:min(len(cands), limit)]
+		ok := make([]bool, len(cands))
+		var wg sync.WaitGroup
+		for i, c := range cands {
+			wg.Go(func() {
+				_, err := ml.Ping(c.name, udpAddr(c.addr))
+				ok[i] = err == nil
+			})
+		}
+		wg.Wait()
+		done := n.clock.Now()
+		h.linkMu.Lock()
+		for i, c := range cands {
+			st := h.links[c.name]
+			switch {
+			case st == nil:
+			case ok[i]:
+				st.ack, st.fails, st.since = done, 0, time.Time{}
+			case st.ack.After(now):
+				// A memberlist probe got a direct ack meanwhile.
+			default:
+				if st.fails == 0 {
+					st.since = now
+				}
+				st.fails++
+			}
+		}
+		h.checking = false
+		h.linkMu.Unlock()
+	}
+
+	h.linkMu.Lock()
+	defer h.linkMu.Unlock()
+	var out []LinkHealth
+	for name, st := range h.links {
+		if st.fails > 0 {
+			out = append(out, LinkHealth{Peer: name, Failures: st.fails, Since: st.since, LastAck: st.ack})
+		}
+	}
+	slices.SortFunc(out, func(a, b LinkHealth) int { return strings.Compare(a.Peer, b.Peer) })
+	return out
 }
 
 // nodeHealth is the per-node state of the health RPC.
@@ -443,6 +646,12 @@ type nodeHealth struct {
 	hashSeq   uint64
 	hash      uint64
 	hashValid bool
+
+	// linkMu guards the direct reachability of the peers.
+	linkMu   sync.Mutex
+	links    map[string]*linkState
+	linkGen  uint64
+	checking bool // a checkLinks round is pinging
 }
 
 // healthStates maps *Node to its *nodeHealth; an entry is removed when the
@@ -493,7 +702,7 @@ func (h *nodeHealth) record(ev MemberEvent) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.seq++
-	e := HealthEvent{Seq: h.seq, Type: ev.Type, Member: ev.Member.Name, State: ev.Member.State, Time: ev.Time}
+	e := HealthEvent{Seq: h.seq, Type: ev.Type, Member: ev.Member.Name, State: ev.Member.State, Time: ev.Time, Incarnation: ev.Member.Incarnation}
 	if len(h.events) >= healthEventLog {
 		copy(h.events, h.events[1:])
 		h.events = h.events[:len(h.events)-1]
@@ -549,6 +758,14 @@ func LocalHealthSample(ctx context.Context, n *Node, req HealthSampleRequest) He
 	h.mu.Lock()
 	seq, cached, hash := h.seq, h.hashValid && h.hashSeq == h.seq, h.hash
 	h.mu.Unlock()
+	limit := req.DirectChecks
+	if limit == 0 {
+		limit = DefaultDirectChecks
+	}
+	s.Links = h.checkLinks(n, min(limit, MaxDirectChecks))
+	if len(s.Links) > MaxHealthMembers {
+		s.Links = s.Links[:MaxHealthMembers]
+	}
 	if cached && req.ViewHash != 0 && req.ViewHash == hash {
 		// Unchanged since the caller's last sample: skip the copy.
 		s.ViewHash, s.MembersSame = hash, true
@@ -685,6 +902,17 @@ func (s HealthSample) Validate() error {
 		}
 		if m.RTT < 0 || len(m.Role) > 64 {
 			return bad("member %s: bad rtt or role", m.Name)
+		}
+	}
+	if len(s.Links) > MaxHealthMembers {
+		return bad("%d links exceed %d", len(s.Links), MaxHealthMembers)
+	}
+	for i, l := range s.Links {
+		if err := ValidateNodeName(l.Peer); err != nil {
+			return bad("link %d: %v", i, err)
+		}
+		if l.Failures < 1 {
+			return bad("link %s: %d failures", l.Peer, l.Failures)
 		}
 	}
 	if len(s.Events) > MaxHealthEvents {

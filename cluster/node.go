@@ -688,7 +688,10 @@ func (e *eventDelegate) NotifyUpdate(m *memberlist.Node) { e.n.observe(MemberUpd
 func (e *eventDelegate) NotifyLeave(m *memberlist.Node)  { e.n.observe(MemberDied, m) }
 
 // pingDelegate records round-trip times and clears suspicion when a probe
-// succeeds.
+// succeeds. memberlist calls NotifyPingComplete only for the ack of a
+// direct probe (memberlist v0.7.0 state.go probeNode), never for one
+// relayed by an indirect probe, so it also records the last direct ack
+// (see HealthSample.Links).
 type pingDelegate struct{ n *Node }
 
 func (p *pingDelegate) AckPayload() []byte { return nil }
@@ -699,6 +702,7 @@ func (p *pingDelegate) NotifyPingComplete(other *memberlist.Node, rtt time.Durat
 	}
 	p.n.membersMu.Unlock()
 	p.n.setSuspect(other.Name, false)
+	noteDirectAck(p.n, other.Name)
 }
 
 // memberlistLog receives memberlist's log lines: it forwards them to slog

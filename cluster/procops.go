@@ -570,11 +570,7 @@ func (n *Node) registerProcessRPC() {
 		if err := json.Unmarshal(b, &q); err != nil {
 			return nil, fmt.Errorf("%w: list: %v", ErrBadFrame, err)
 		}
-		page, err := n.queryLocal(q)
-		if err != nil {
-			return nil, err
-		}
-		return encodePage(page), nil
+		return n.queryLocalEncoded(q)
 	})
 	n.HandleRPC(methodLink, func(_ context.Context, _ string, b []byte) ([]byte, error) {
 		var req linkRequest

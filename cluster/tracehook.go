@@ -115,6 +115,19 @@ type rawEvent struct {
 // the clock. The session's goroutine (trace.go) swaps the buffer out,
 // sizes the next one within a recording budget, and streams the events to
 // the node that asked.
+//
+// Dropped receive events, the bulk of a busy process's drops, are counted
+// without even an atomic operation: receive (and exit) events are emitted
+// only by the goroutine that runs the process (process.go's handle and
+// finish; the process's lock hands that role from one goroutine to the
+// next), so that goroutine, the owner, counts them in ownDropped, which no
+// one else touches while it may run. The owner folds ownDropped into
+// dropped under mu when it records its next event (the session goroutine
+// makes room at every batch, so a drop is reported a batch later at most)
+// and once the session has ended (ownSettled); when the process is idle,
+// the session goroutine folds it instead, under the process's lock
+// (settle). A tracer stays hooked on its process until it is settled, so
+// that the final count is exact.
 type tracer struct {
 	kinds uint8  // kinds recorded (exit always ends the session)
 	max   uint64 // events after which the session ends
@@ -129,17 +142,24 @@ type tracer struct {
 	// is ready, or the session ended. Capacity 1, never blocks.
 	wake chan struct{}
 	// full is set while buf is full: emit then counts the event in
-	// fastDropped without taking the lock.
+	// ownDropped or fastDropped without taking the lock.
 	full        atomic.Bool
 	fastDropped atomic.Uint64
+	// dropLen is len(TraceReceive) while full when receive events are
+	// recorded, else 0: emit's inlined test (no other kind has that
+	// length, and no kind is empty).
+	dropLen atomic.Uint32
+	// ownDropped: receive events dropped while full, owner only (above).
+	ownDropped uint64
 
-	mu        sync.Mutex
-	proc      *Process
-	buf       []rawEvent // len = events waiting; cap = what may be recorded
-	accepted  uint64     // events recorded so far (the last one's Seq)
-	lastAt    int64      // time of the last event: times never go back
-	dropped   uint64     // events lost because buf was full (with fastDropped)
-	endReason string     // set once; nothing is recorded afterwards
+	mu         sync.Mutex
+	proc       *Process
+	buf        []rawEvent // len = events waiting; cap = what may be recorded
+	accepted   uint64     // events recorded so far (the last one's Seq)
+	lastAt     int64      // time of the last event: times never go back
+	dropped    uint64     // events lost because buf was full (with fastDropped)
+	endReason  string     // set once; nothing is recorded afterwards
+	ownSettled bool       // ownDropped is folded for good; the tracer is unhooked
 }
 
 func newTracer(p *Process, kinds uint8, maxEvents int, bufCap int, clock Clock) *tracer {
@@ -171,16 +191,45 @@ func (t *tracer) now() int64 {
 // emit records one event of p. kind is one of the Trace* kinds; peer is
 // the other process of a send, receive or spawn; m is the message of a
 // send or receive; reason is the exit reason of an exit.
-func (t *tracer) emit(p *Process, kind string, peer PID, m *Message, reason Reason) {
+//
+// emit itself is the drop of a receive event while the buffer is full,
+// small enough (the compiler's inlining budget, exactly) to be inlined
+// where the process handles a message, where kind is a constant: a busy
+// traced process drops most of its events, and this is then all it pays
+// for each. p is the tracer's process.
+func (t *tracer) emit(_ *Process, kind string, peer PID, m *Message, reason Reason) {
+	if uint32(len(kind)) == t.dropLen.Load() {
+		t.ownDropped++ // owner only: see tracer
+	} else {
+		t.emitSlow(kind, peer, m, reason)
+	}
+}
+
+// emitSlow is emit's general case (p is t.proc).
+func (t *tracer) emitSlow(kind string, peer PID, m *Message, reason Reason) {
+	p := t.proc
 	bit := traceKindBit(kind)
+	// Receive and exit events come from the process's owner only.
+	owner := bit == traceBitReceive || bit == traceBitExit
 	if t.kinds&bit == 0 {
 		if bit == traceBitExit {
 			// Not recorded, but the session still ends with the process.
-			t.end(TraceEndProcessExit)
+			t.mu.Lock()
+			if t.endReason == "" {
+				t.endReason = TraceEndProcessExit
+			}
+			t.settleLocked()
+			t.mu.Unlock()
+			p.tracer.CompareAndSwap(t, nil)
+			t.signal()
 		}
 		return
 	}
 	if t.full.Load() && bit != traceBitExit {
+		if owner { // receive (exit is never dropped)
+			t.ownDropped++
+			return
+		}
 		t.fastDropped.Add(1)
 		return
 	}
@@ -191,8 +240,21 @@ func (t *tracer) emit(p *Process, kind string, peer PID, m *Message, reason Reas
 		text, body = m.Kind, m.Body
 	}
 	t.mu.Lock()
+	if owner && t.ownDropped > 0 {
+		t.dropped += t.ownDropped
+		t.ownDropped = 0
+	}
 	if t.endReason != "" {
+		settled := false
+		if owner && !t.ownSettled {
+			t.settleLocked()
+			settled = true
+		}
 		t.mu.Unlock()
+		if settled {
+			p.tracer.CompareAndSwap(t, nil)
+			t.signal()
+		}
 		return
 	}
 	if at < t.lastAt {
@@ -205,7 +267,7 @@ func (t *tracer) emit(p *Process, kind string, peer PID, m *Message, reason Reas
 		t.accepted++
 		n++
 		if n == cap(t.buf) {
-			t.full.Store(true)
+			t.setFull(true)
 		}
 	} else {
 		t.dropped++
@@ -216,8 +278,14 @@ func (t *tracer) emit(p *Process, kind string, peer PID, m *Message, reason Reas
 	} else if t.accepted >= t.max {
 		t.endReason, ending = TraceEndMaxEvents, true
 	}
-	t.mu.Unlock()
 	if ending {
+		t.setFull(false) // the owner's next event settles (when not now)
+		if owner {
+			t.settleLocked()
+		}
+	}
+	t.mu.Unlock()
+	if ending && owner {
 		p.tracer.CompareAndSwap(t, nil)
 	}
 	if ending || n == 1 || n == traceBatchSize {
@@ -225,17 +293,74 @@ func (t *tracer) emit(p *Process, kind string, peer PID, m *Message, reason Reas
 	}
 }
 
-// end stops recording with reason (the first reason wins), unhooks the
-// tracer from its process and wakes the session goroutine, which sends
-// what is left and the end.
+// settleLocked folds the owner's drops for good. The caller holds mu and
+// is the owner, or holds the process's lock while no goroutine runs it;
+// it unhooks the tracer next.
+func (t *tracer) settleLocked() {
+	t.dropped += t.ownDropped
+	t.ownDropped = 0
+	t.ownSettled = true
+}
+
+// end stops recording with reason (the first reason wins) and wakes the
+// session goroutine, which settles the tracer (the owner may still have
+// drops of its own to count), sends what is left and the end.
 func (t *tracer) end(reason string) {
 	t.mu.Lock()
 	if t.endReason == "" {
 		t.endReason = reason
 	}
 	t.mu.Unlock()
-	t.proc.tracer.CompareAndSwap(t, nil)
+	// The owner's next event then takes the lock, sees the end and settles.
+	t.setFull(false)
 	t.signal()
+}
+
+// setFull sets full, and dropLen with it when receive events are recorded.
+func (t *tracer) setFull(full bool) {
+	t.full.Store(full)
+	if full && t.kinds&traceBitReceive != 0 {
+		t.dropLen.Store(uint32(len(TraceReceive)))
+	} else {
+		t.dropLen.Store(0)
+	}
+}
+
+// settled reports whether the owner's drops are all counted.
+func (t *tracer) settled() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.ownSettled
+}
+
+// trySettle settles an ended tracer from the session goroutine when no
+// goroutine runs the process (it is idle or has exited): the process's
+// lock then orders the last owner's counting before this read. It reports
+// whether the tracer is settled.
+func (t *tracer) trySettle() bool {
+	if t.settled() {
+		return true
+	}
+	p := t.proc
+	p.mu.Lock()
+	idle := !p.scheduled || p.exited
+	if idle {
+		t.mu.Lock()
+		if !t.ownSettled {
+			t.settleLocked()
+		}
+		t.mu.Unlock()
+		p.tracer.CompareAndSwap(t, nil)
+	}
+	p.mu.Unlock()
+	return idle
+}
+
+// abandon unhooks an ended tracer that could not be settled in time (its
+// process stayed busy in one message all along): the receive events it
+// dropped since it last recorded one may then be missing from the count.
+func (t *tracer) abandon() {
+	t.proc.tracer.CompareAndSwap(t, nil)
 }
 
 func (t *tracer) signal() {
@@ -266,7 +391,7 @@ func (t *tracer) take(spare []rawEvent) (evs []rawEvent, first uint64, st tracer
 	t.mu.Lock()
 	evs = t.buf
 	t.buf = spare[:0]
-	t.full.Store(cap(spare) == 0)
+	t.setFull(cap(spare) == 0)
 	first = t.accepted - uint64(len(evs)) + 1
 	st = tracerState{accepted: t.accepted, dropped: t.dropped + t.fastDropped.Load(), endReason: t.endReason}
 	t.mu.Unlock()

@@ -110,6 +110,10 @@ type Param struct {
 	Pattern     string   `json:"pattern,omitempty"`
 	Enum        []string `json:"enum,omitempty"`
 	Items       string   `json:"items,omitempty"`
+	// Secret marks a value that must not be shown or kept: forms use a
+	// password field, the OpenAPI schema says format "password" and
+	// writeOnly, and the operation history redacts it.
+	Secret bool `json:"secret,omitempty"`
 }
 
 // F returns a pointer to f, for Param.Min and Param.Max.

@@ -30,6 +30,10 @@ func (p Param) Schema() map[string]any {
 			s["maximum"] = *p.Max
 		}
 	case TypeString:
+		if p.Secret {
+			s["format"] = "password"
+			s["writeOnly"] = true
+		}
 		if p.MinLen != nil {
 			s["minLength"] = *p.MinLen
 		}

@@ -39,6 +39,10 @@ type OperationRecord struct {
 	OK bool `json:"ok"`
 	// Error is the error message when it failed (cut to 4 KiB).
 	Error string `json:"error,omitempty"`
+	// Code is the error's code (operations.Error.Code) when it failed.
+	Code string `json:"code,omitempty"`
+	// Source says where it was run from: palette, cli or api.
+	Source string `json:"source,omitempty"`
 	// DurationMS is how long it took, in milliseconds.
 	DurationMS float64 `json:"duration_ms"`
 }
@@ -133,6 +137,12 @@ func checkText(field, v string, max int, required bool) error {
 // assigned; a zero Time becomes now; an Error longer than 4 KiB is cut.
 func (p *Project) AppendHistory(rec OperationRecord) error {
 	if err := checkText("operation", rec.Operation, maxOperationLen, true); err != nil {
+		return fmt.Errorf("session: append history: %w", err)
+	}
+	if err := checkText("code", rec.Code, maxOperationLen, false); err != nil {
+		return fmt.Errorf("session: append history: %w", err)
+	}
+	if err := checkText("source", rec.Source, maxOperationLen, false); err != nil {
 		return fmt.Errorf("session: append history: %w", err)
 	}
 	if len(rec.Error) > maxErrorLen {

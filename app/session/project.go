@@ -23,6 +23,7 @@ var (
 	bucketAlertIDs = []byte("alert_ids")
 	keyMeta        = []byte("meta")
 	keySession     = []byte("session")
+	keyHealthRules = []byte("health_rules")
 )
 
 // ProjectName returns the key of the project for a working directory:

@@ -187,6 +187,17 @@ func (r *Recorder) Warnings() []string {
 	return slices.Clone(r.warnings)
 }
 
+// LeaveOut notes, while recording, that what (an operation, the final
+// state) is not in the scenario and why; the note goes to Warnings and
+// the file's header.
+func (r *Recorder) LeaveOut(what, why string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.recording {
+		r.warn("%s not replayed: %s", what, why)
+	}
+}
+
 // Record notes that operation op succeeded with params at time at. It is a
 // no-op when the recorder is not recording. Operations that only read are
 // ignored; params are read, never kept.
@@ -202,6 +213,9 @@ func (r *Recorder) RecordResult(op string, params map[string]any, result any, at
 	defer r.mu.Unlock()
 	if !r.recording {
 		return
+	}
+	if alias, ok := opAliases[op]; ok {
+		op = alias
 	}
 	if readOnlyOps[op] {
 		return
@@ -457,8 +471,22 @@ func (r *Recorder) addNode() string {
 	return name
 }
 
+// opAliases maps the names of the built-in operations to the names the
+// translation below knows them by.
+var opAliases = map[string]string{
+	"registry_register":          "register",
+	"registry_unregister":        "unregister",
+	"supervisor_start":           "start_supervisor",
+	"supervisor_stop":            "stop_supervisor",
+	"supervisor_start_child":     "start_child",
+	"supervisor_terminate_child": "terminate_child",
+}
+
 // readOnlyOps change nothing and are not replayed.
 var readOnlyOps = map[string]bool{
+	"registry_list": true, "registry_lookup": true, "supervisor_list": true, "supervisor_children": true,
+	"supervisor_migrations": true, "supervisor_anomalies": true, "sandbox_list": true, "trace_list": true,
+	"health_status": true, "alerts_list": true, "membership_timeline": true, "node_resources": true,
 	"cluster_topology": true, "list_nodes": true, "node_info": true,
 	"list_processes": true, "process_info": true,
 	"whereis": true, "list_registry": true, "registry_conflicts": true, "registry": true,

@@ -51,6 +51,7 @@ var (
 	schemaHistory = &schema{kind: "operation record", version: 1, maxBytes: MaxRecordBytes}
 	schemaTrace   = &schema{kind: "saved trace", version: 1, maxBytes: MaxValueBytes}
 	schemaAlert   = &schema{kind: "alert", version: 1, maxBytes: MaxRecordBytes}
+	schemaRules   = &schema{kind: "health rules", version: 1, maxBytes: MaxSessionBytes}
 )
 
 // encode wraps v at the schema's current version.

@@ -50,8 +50,23 @@ type Config struct {
 	ChildAnomalies ChildAnomalyFunc
 	// Partition tunes partition detection.
 	Partition PartitionOptions
+	// DirectChecks bounds the peers each node checks directly per sample
+	// when their direct memberlist ack is stale (cluster.HealthSample
+	// Links): the cost of finding links memberlist routes around. 0 sets
+	// it from DirectCheckBudget; negative turns the checks off. Halved
+	// while paused.
+	DirectChecks int
+	// DirectCheckBudget bounds the direct checks of one collection across
+	// the cluster when DirectChecks is 0: each node checks
+	// DirectCheckBudget / members peers, at least 1 and at most
+	// cluster.DefaultDirectChecks; default 100 (about 1 ms of CPU on a
+	// simulator that runs every node in one process).
+	DirectCheckBudget int
 	// TimelineSize bounds the merged membership timeline; default 5000.
 	TimelineSize int
+	// HistorySize bounds the resource samples kept per node for
+	// ResourceHistory; default 600 (10 minutes at 1 s).
+	HistorySize int
 	// Logger receives the monitor's logs; default discards them.
 	Logger *slog.Logger
 }
@@ -83,6 +98,12 @@ func (c Config) Validate() error {
 	}
 	if c.TimelineSize < 0 {
 		return errors.New("health: config TimelineSize: must not be negative")
+	}
+	if c.DirectChecks > cluster.MaxDirectChecks {
+		return fmt.Errorf("health: config DirectChecks: %d above %d", c.DirectChecks, cluster.MaxDirectChecks)
+	}
+	if c.HistorySize < 0 || c.HistorySize > 100000 {
+		return errors.New("health: config HistorySize: outside 0..100000")
 	}
 	if c.Rules != nil {
 		if err := ValidateRules(c.Rules); err != nil {
@@ -124,8 +145,14 @@ func (c Config) withDefaults() Config {
 	if c.TimelineSize == 0 {
 		c.TimelineSize = 5000
 	}
+	if c.HistorySize == 0 {
+		c.HistorySize = 600
+	}
 	if c.ChildAnomalies == nil {
 		c.ChildAnomalies = ViewChildAnomalies
+	}
+	if c.DirectCheckBudget <= 0 {
+		c.DirectCheckBudget = 100
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -166,11 +193,24 @@ type NodeHealth struct {
 
 // ServiceStatus is one of the monitor's supervised collectors.
 type ServiceStatus struct {
-	Name        string    `json:"name"`
+	Name string `json:"name"`
+	// State is running, restarting (waiting out its backoff after a
+	// failure) or stopped.
+	State       string    `json:"state"`
 	Restarts    int       `json:"restarts"`
 	LastError   string    `json:"last_error,omitempty"`
 	LastRestart time.Time `json:"last_restart,omitzero"`
+	// Detail says what the service is doing, when it has something to
+	// say ("alone since 10:02:03; 3 rejoin attempts").
+	Detail string `json:"detail,omitempty"`
 }
+
+// Service states (ServiceStatus.State).
+const (
+	ServiceRunning    = "running"
+	ServiceRestarting = "restarting"
+	ServiceStopped    = "stopped"
+)
 
 // Report is the monitor's latest picture of the cluster.
 type Report struct {
@@ -276,9 +316,25 @@ type Monitor struct {
 	// pubMu keeps deliveries in order and never concurrent.
 	pubMu sync.Mutex
 
-	// hook, when set by tests, runs at the start of each collector's
-	// round with the collector's name (to inject panics).
-	hook func(collector string)
+	// hook, when set (SetCollectorHook), runs at the start of each
+	// collector's round with the collector's name (to inject panics).
+	hook atomic.Pointer[func(collector string)]
+	// partSince is when the current split or cut was first seen.
+	partSince time.Time
+	// pending are the asymmetric cuts and view-only broken links seen
+	// in consecutive collections, waiting for confirmation.
+	pending map[pendingKey]pendingCut
+}
+
+// pendingKey names a cut waiting for confirmation: asymmetric or broken.
+type pendingKey struct {
+	cut    Cut
+	broken bool
+}
+
+type pendingCut struct {
+	rounds int
+	first  time.Time
 }
 
 type nodeState struct {
@@ -293,6 +349,9 @@ type nodeState struct {
 	// ViewHash changes (reports share it: never mutate it).
 	peers     map[string]PeerState
 	peersHash uint64
+	// history holds the node's recent resource samples, oldest first
+	// (bounded by Config.HistorySize).
+	history []cluster.Resources
 }
 
 // New validates cfg and returns a monitor that has not collected yet. It
@@ -437,8 +496,14 @@ func (m *Monitor) activeAlertsLocked() []Alert {
 
 func (m *Monitor) servicesLocked() []ServiceStatus {
 	out := make([]ServiceStatus, 0, len(m.services))
+	state := ServiceStopped
+	if m.running.Load() {
+		state = ServiceRunning
+	}
 	for _, s := range m.services {
-		out = append(out, *s)
+		cp := *s
+		cp.State = state
+		out = append(out, cp)
 	}
 	slices.SortFunc(out, func(a, b ServiceStatus) int { return strings.Compare(a.Name, b.Name) })
 	return out
@@ -661,8 +726,8 @@ func (m *Monitor) distributionLoop(ctx context.Context) error {
 }
 
 func (m *Monitor) runHook(collector string) {
-	if m.hook != nil {
-		m.hook(collector)
+	if h := m.hook.Load(); h != nil {
+		(*h)(collector)
 	}
 }
 
@@ -723,10 +788,17 @@ func (m *Monitor) Tick(ctx context.Context) error {
 
 	m.mu.Lock()
 	noEvents := m.paused
+	checks := m.cfg.DirectChecks
+	if checks == 0 {
+		checks = min(max(m.cfg.DirectCheckBudget/max(len(members), 1), 1), cluster.DefaultDirectChecks)
+	}
+	if m.paused && checks > 1 {
+		checks /= 2
+	}
 	reqs := make(map[string]cluster.HealthSampleRequest, len(members))
 	for _, mb := range members {
 		st := m.nodes[mb.Name]
-		req := cluster.HealthSampleRequest{NoEvents: noEvents}
+		req := cluster.HealthSampleRequest{NoEvents: noEvents, DirectChecks: checks}
 		if st != nil {
 			req.EventsAfter, req.Boot = st.cursor, st.boot
 			if st.last != nil {
@@ -867,6 +939,9 @@ func (m *Monitor) evaluate(members []cluster.Member, samples map[string]*cluster
 			if len(s.Events) > 0 || s.EventsLost {
 				m.tl.add(mb.Name, s.Events, s.EventsLost, now)
 			}
+			if s.Resources != nil {
+				st.addHistory(*s.Resources, m.cfg.HistorySize)
+			}
 		case seesAlive(mb.State):
 			if st.failures == 0 {
 				st.lostSince = now
@@ -908,6 +983,11 @@ func (m *Monitor) evaluate(members []cluster.Member, samples map[string]*cluster
 				st.peersHash = s.ViewHash
 			}
 			view.Peers = st.peers
+			view.Links = s.Links
+			if len(s.Links) > 0 {
+				// A direct path failing: sample fast to confirm it.
+				unsettled = true
+			}
 			// A fresh death somewhere: sample fast to see how far it goes
 			// (a split, a cut) and to time how long views disagree.
 			for _, p := range s.Members {
@@ -970,6 +1050,18 @@ func (m *Monitor) evaluate(members []cluster.Member, samples map[string]*cluster
 		popts.SuspectHold = max(2*time.Duration(len(members))*m.probeInterval, time.Second)
 	}
 	part := DetectPartition(views, popts)
+	if m.confirmLocked(&part, popts, now) {
+		unsettled = true
+		m.fastUntil = now.Add(5 * time.Second)
+	}
+	if part.Split || len(part.Asymmetric) > 0 || len(part.BrokenLinks) > 0 {
+		if m.partSince.IsZero() {
+			m.partSince = now
+		}
+		part.Since = m.partSince
+	} else {
+		m.partSince = time.Time{}
+	}
 	groups := 0.0
 	if part.Split {
 		groups = float64(len(part.Groups))
@@ -1065,6 +1157,36 @@ func (m *Monitor) evaluate(members []cluster.Member, samples map[string]*cluster
 		Nodes: nodes, Missing: missing, Distribution: dist, Partition: part, Views: views,
 	}
 	return out
+}
+
+// confirmLocked keeps in part only the asymmetric cuts and view-only
+// broken links seen in ConfirmRounds consecutive collections and for
+// ConfirmAge; it reports whether some wait for confirmation.
+func (m *Monitor) confirmLocked(part *PartitionReport, o PartitionOptions, now time.Time) (waiting bool) {
+	o = o.withDefaults()
+	seen := make(map[pendingKey]pendingCut, len(part.Asymmetric)+len(part.BrokenLinks))
+	keep := func(c Cut, broken bool) bool {
+		if broken && c.Direct {
+			// Confirmed by the nodes' repeated direct checks.
+			return true
+		}
+		k := pendingKey{Cut{From: c.From, To: c.To}, broken}
+		p, ok := m.pending[k]
+		if !ok {
+			p = pendingCut{first: now}
+		}
+		p.rounds++
+		seen[k] = p
+		if p.rounds >= o.ConfirmRounds && now.Sub(p.first) >= o.ConfirmAge {
+			return true
+		}
+		waiting = true
+		return false
+	}
+	part.Asymmetric = slices.DeleteFunc(part.Asymmetric, func(c Cut) bool { return !keep(c, false) })
+	part.BrokenLinks = slices.DeleteFunc(part.BrokenLinks, func(c Cut) bool { return !keep(c, true) })
+	m.pending = seen
+	return waiting
 }
 
 func b2f(b bool) float64 {

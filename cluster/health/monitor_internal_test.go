@@ -51,7 +51,7 @@ func TestCollectorPanicRecoversWithState(t *testing.T) {
 	require.NoError(t, err)
 	var armed atomic.Bool
 	var panicked atomic.Int32
-	m.hook = func(collector string) {
+	m.SetCollectorHook(func(collector string) {
 		if armed.Load() && panicked.Load() < 2 {
 			if collector == "sampler" && panicked.CompareAndSwap(0, 1) {
 				panic("collector bug: sampler")
@@ -60,7 +60,7 @@ func TestCollectorPanicRecoversWithState(t *testing.T) {
 				panic("collector bug: distribution")
 			}
 		}
-	}
+	})
 	raises := atomic.Int32{}
 	defer m.Subscribe(func(ev Event) {
 		if ev.Type == EventAlertRaised && ev.Alert.Rule == "node_down" {
@@ -126,7 +126,7 @@ func TestCollectorPanicRecoversWithState(t *testing.T) {
 // a 1 s interval in percent of one core.
 func BenchmarkMonitorTick50(b *testing.B) {
 	_, obs := simCluster(b, 50, cluster.ProfileSim)
-	m, err := New(Config{Node: obs, PerNodeTimeout: 5 * time.Second})
+	m, err := New(Config{Node: obs, PerNodeTimeout: 5 * time.Second, DirectChecks: benchDirectChecks})
 	require.NoError(b, err)
 	ctx := context.Background()
 	for range 3 {
@@ -158,3 +158,7 @@ func BenchmarkMonitorTick50(b *testing.B) {
 		b.Fatal(fmt.Sprintf("monitored %d nodes, want 51", n))
 	}
 }
+
+// benchDirectChecks is the Config.DirectChecks of BenchmarkMonitorTick50:
+// 0 (the default budget); -1 measures the monitor without direct checks.
+var benchDirectChecks = 0

@@ -542,3 +542,58 @@ func BenchmarkAsymmetricDetection(b *testing.B) {
 		}
 	})
 }
+
+// linkCuts are the faults of one link between two workers that
+// memberlist routes around (its indirect probes go through the other
+// nodes), so no membership view disagrees: only the nodes' direct checks
+// find them.
+var linkCuts = []struct {
+	name  string
+	cut   func(*simulator.Network)
+	uncut func(*simulator.Network)
+}{
+	{"one-way", func(n *simulator.Network) { n.Cut("node-1", "node-3") }, func(n *simulator.Network) { n.Uncut("node-1", "node-3") }},
+	{"two-way", func(n *simulator.Network) { n.Cut("node-1", "node-3"); n.Cut("node-3", "node-1") },
+		func(n *simulator.Network) { n.Uncut("node-1", "node-3"); n.Uncut("node-3", "node-1") }},
+}
+
+func hasLink(p health.PartitionReport, a, b string) bool {
+	return slices.ContainsFunc(p.BrokenLinks, func(c health.Cut) bool { return c.From == a && c.To == b && c.Direct })
+}
+
+func TestMonitorSingleLinkCut(t *testing.T) {
+	for _, tt := range linkCuts {
+		t.Run(tt.name, func(t *testing.T) {
+			tc := startCluster(t, 5)
+			m, rec := runMonitor(t, tc, health.Config{})
+			cut := time.Now()
+			tt.cut(tc.sim.Network())
+			// The 2 s target is measured by BenchmarkLinkCutDetection.
+			a, at := rec.waitFor(t, health.EventAlertRaised, "link_down", "", 10*time.Second)
+			t.Logf("%s cut: link_down alert %v after the cut: %s", tt.name, at.Sub(cut).Round(time.Millisecond), a.Evidence.Detail)
+			assert.Contains(t, a.Evidence.Detail, "node-1↔node-3")
+			assert.Contains(t, a.Remediation, "uncut")
+			p := m.Snapshot().Partition
+			assert.True(t, hasLink(p, "node-1", "node-3"), "broken links: %+v", p.BrokenLinks)
+			assert.False(t, p.Split, "one link is no split")
+
+			healed := time.Now()
+			tt.uncut(tc.sim.Network())
+			_, rat := rec.waitFor(t, health.EventAlertResolved, "link_down", "", 20*time.Second)
+			t.Logf("%s cut: cleared %v after the uncut", tt.name, rat.Sub(healed).Round(time.Millisecond))
+			require.Eventually(t, func() bool { return !hasLink(m.Snapshot().Partition, "node-1", "node-3") },
+				10*time.Second, 20*time.Millisecond, "the link leaves the report")
+		})
+	}
+}
+
+// BenchmarkLinkCutDetection: one link between two workers cut one way
+// (node-1 -> node-3), which membership never shows; time to the link_down
+// alert. Target: under 2 s.
+func BenchmarkLinkCutDetection(b *testing.B) {
+	for _, tt := range linkCuts {
+		b.Run(tt.name, func(b *testing.B) {
+			detectionBench(b, "link_down", func(tc *testCluster) { tt.cut(tc.sim.Network()) })
+		})
+	}
+}

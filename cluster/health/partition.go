@@ -35,6 +35,9 @@ type NodeView struct {
 	ObserverState string `json:"observer_state"`
 	// Peers is the node's view of the members (answered nodes only).
 	Peers map[string]PeerState `json:"peers,omitempty"`
+	// Links are the peers the node could not reach directly in its
+	// latest checks (answered nodes only; see cluster.HealthSample.Links).
+	Links []cluster.LinkHealth `json:"links,omitempty"`
 }
 
 // Group is one side of a split.
@@ -50,9 +53,18 @@ type Group struct {
 // (dead, or suspected over several probe rounds),
 // so To hears nothing from From (a one-way cut From → To, or every path of
 // To's probes to From fails).
+//
+// In BrokenLinks, a Cut is a direct link down between From and To (From <
+// To by name), in one direction or both: a round trip needs both.
 type Cut struct {
 	From string `json:"from"`
 	To   string `json:"to"`
+	// Direct is set on a broken link found by the nodes' direct checks
+	// (a node's direct pings of the other got no answer), not only by
+	// their membership views. memberlist routes its probes around such a
+	// link, so membership may show nothing, yet RPC and process messages
+	// between the two fail.
+	Direct bool `json:"direct,omitempty"`
 }
 
 // String prints the cut for evidence.
@@ -73,11 +85,16 @@ type PartitionReport struct {
 	Lost []string `json:"lost,omitempty"`
 	// Asymmetric are the asymmetric cuts.
 	Asymmetric []Cut `json:"asymmetric,omitempty"`
-	// BrokenLinks are pairs of answering nodes that each see the other
-	// down (From < To by name) while the observer sees both alive:
-	// memberlist routes around the link through other nodes, so the
-	// cluster holds together, but the direct path is cut.
+	// BrokenLinks are pairs of nodes (From < To by name) that answered
+	// the observer and that it sees alive, whose direct path is cut, one
+	// way or both: each sees the other down, or one's direct checks of
+	// the other failed LinkFailures times in a row (Cut.Direct). memberlist routes
+	// around the link through other nodes, so the cluster holds together,
+	// but the two cannot talk directly.
 	BrokenLinks []Cut `json:"broken_links,omitempty"`
+	// Since is when the monitor first saw the current split, cut or
+	// broken link (zero when whole; DetectPartition leaves it zero).
+	Since time.Time `json:"since,omitzero"`
 }
 
 // Summary is the report in one line: groups and cuts.
@@ -135,6 +152,19 @@ type PartitionOptions struct {
 	// rounds (members x probe interval each) tell a broken path from a
 	// lost packet. Default 3 s; the Monitor uses 2 rounds of its profile.
 	SuspectHold time.Duration
+	// ConfirmRounds is how many consecutive collections must show an
+	// asymmetric cut, or a broken link found from membership views alone,
+	// before the Monitor reports it (views that disagree for one sample
+	// on a loaded host are not a cut); default 2. DetectPartition itself
+	// reports every round.
+	ConfirmRounds int
+	// ConfirmAge is how long such a cut must have been seen before the
+	// Monitor reports it, on top of ConfirmRounds; default 0.
+	ConfirmAge time.Duration
+	// LinkFailures is how many direct checks in a row must fail, as one
+	// end reports them, for a broken link; default 2 (one lost ping on a
+	// loaded host is not a cut).
+	LinkFailures int
 }
 
 func (o PartitionOptions) withDefaults() PartitionOptions {
@@ -151,6 +181,13 @@ func (o PartitionOptions) withDefaults() PartitionOptions {
 		o.SuspectHold = 3 * time.Second
 	}
 	o.SuspectHold = max(o.SuspectHold, o.MinAge)
+	if o.ConfirmRounds <= 0 {
+		o.ConfirmRounds = 2
+	}
+	o.ConfirmAge = max(o.ConfirmAge, 0)
+	if o.LinkFailures <= 0 {
+		o.LinkFailures = 2
+	}
 	return o
 }
 
@@ -252,8 +289,64 @@ func DetectPartition(views []NodeView, opts PartitionOptions) PartitionReport {
 		return strings.Compare(a.To, b.To)
 	})
 	rep.Asymmetric = cuts
-	rep.BrokenLinks = brokenLinks
+	rep.BrokenLinks = directLinks(views, cuts, brokenLinks, opts)
 	return rep
+}
+
+// directLinks adds to the broken links found from membership views the
+// links that the nodes' direct checks found down: reported by an answering
+// node about a peer, LinkFailures checks in a row, while the observer
+// sees both alive and both answered it (a crashed node fails everyone's
+// checks and answers nobody: a node down, not a link cut; a link to the
+// observer itself shows as the node not answering). A pair already an
+// asymmetric cut is left there.
+func directLinks(views []NodeView, cuts, broken []Cut, o PartitionOptions) []Cut {
+	reached := make(map[string]bool, len(views))
+	for _, v := range views {
+		reached[v.Node] = v.Answered && seesAlive(v.ObserverState)
+	}
+	pair := func(a, b string) Cut {
+		if b < a {
+			a, b = b, a
+		}
+		return Cut{From: a, To: b}
+	}
+	index := make(map[Cut]int, len(broken))
+	for i, c := range broken {
+		index[pair(c.From, c.To)] = i
+	}
+	asym := make(map[Cut]bool, len(cuts))
+	for _, c := range cuts {
+		asym[pair(c.From, c.To)] = true
+	}
+	for _, v := range views {
+		if !reached[v.Node] {
+			continue
+		}
+		for _, l := range v.Links {
+			if l.Failures < o.LinkFailures || l.Peer == v.Node || !reached[l.Peer] {
+				continue
+			}
+			k := pair(v.Node, l.Peer)
+			if asym[k] {
+				continue
+			}
+			if i, ok := index[k]; ok {
+				broken[i].Direct = true
+				continue
+			}
+			index[k] = len(broken)
+			k.Direct = true
+			broken = append(broken, k)
+		}
+	}
+	slices.SortFunc(broken, func(a, b Cut) int {
+		if c := strings.Compare(a.From, b.From); c != 0 {
+			return c
+		}
+		return strings.Compare(a.To, b.To)
+	})
+	return broken
 }
 
 // linkView classifies one node's view of a peer for link detection.

@@ -220,3 +220,84 @@ func TestNoFalsePartitionOnIdleCluster(t *testing.T) {
 		require.Empty(t, trs, "tick %d", tick)
 	}
 }
+
+func TestDetectPartitionDirectLinks(t *testing.T) {
+	names := []string{"obs", "n1", "n2", "n3"}
+	whole := map[string]string{"obs": "aaaa", "n1": "aaaa", "n2": "aaaa", "n3": "aaaa"}
+	tests := []struct {
+		name  string
+		links map[string][]cluster.LinkHealth
+		// rows overrides whole when set.
+		rows map[string]string
+		want []Cut
+	}{
+		{"no failures", nil, nil, nil},
+		{"one failed check is not yet a cut",
+			map[string][]cluster.LinkHealth{"n1": {{Peer: "n3", Failures: 1}}}, nil, nil},
+		{"two failed checks at one end",
+			map[string][]cluster.LinkHealth{"n3": {{Peer: "n1", Failures: 2}}}, nil, []Cut{{From: "n1", To: "n3", Direct: true}}},
+		{"both ends report one pair",
+			map[string][]cluster.LinkHealth{"n1": {{Peer: "n3", Failures: 3}}, "n3": {{Peer: "n1", Failures: 2}}}, nil,
+			[]Cut{{From: "n1", To: "n3", Direct: true}}},
+		{"peer the observer sees dead is no link cut",
+			map[string][]cluster.LinkHealth{"n1": {{Peer: "n3", Failures: 2}}},
+			map[string]string{"obs": "aaad", "n1": "aaaa", "n2": "aaaa", "n3": "daaa"}, nil},
+		{"peer that did not answer the observer is no link cut (a crash)",
+			map[string][]cluster.LinkHealth{"n1": {{Peer: "n3", Failures: 2}}},
+			map[string]string{"obs": "aaaa", "n1": "aaaa", "n2": "aaaa", "n3": "X"}, nil},
+		{"views and checks agree: one link, direct",
+			map[string][]cluster.LinkHealth{"n1": {{Peer: "n2", Failures: 2}}},
+			map[string]string{"obs": "aaaa", "n1": "aada", "n2": "adaa", "n3": "aaaa"},
+			[]Cut{{From: "n1", To: "n2", Direct: true}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rows := tt.rows
+			if rows == nil {
+				rows = whole
+			}
+			vs := views(names, rows, 10*time.Second)
+			for i := range vs {
+				vs[i].Links = tt.links[vs[i].Node]
+			}
+			got := DetectPartition(vs, PartitionOptions{})
+			assert.Equal(t, tt.want, got.BrokenLinks)
+			assert.False(t, got.Split)
+			assert.Empty(t, got.Asymmetric)
+			if len(tt.want) > 0 {
+				assert.Contains(t, got.Summary(), "links down: n")
+			}
+		})
+	}
+}
+
+// TestConfirmCuts: an asymmetric cut is reported from its second
+// consecutive collection on; one that shows once is not.
+func TestConfirmCuts(t *testing.T) {
+	m := &Monitor{}
+	cut := Cut{From: "n1", To: "n2"}
+	direct := Cut{From: "n1", To: "n3", Direct: true}
+	now := t0
+	step := func(asym ...Cut) PartitionReport {
+		now = now.Add(250 * time.Millisecond)
+		p := PartitionReport{Asymmetric: asym, BrokenLinks: []Cut{direct}}
+		m.confirmLocked(&p, PartitionOptions{}, now)
+		return p
+	}
+	p := step(cut)
+	assert.Empty(t, p.Asymmetric, "first sight")
+	assert.Equal(t, []Cut{direct}, p.BrokenLinks, "direct links are confirmed by the nodes")
+	assert.Equal(t, []Cut{cut}, step(cut).Asymmetric, "second collection in a row")
+	assert.Empty(t, step().Asymmetric)
+	assert.Empty(t, step(cut).Asymmetric, "gone in between: counts again")
+
+	m = &Monitor{}
+	now = t0
+	m.confirmLocked(&PartitionReport{Asymmetric: []Cut{cut}}, PartitionOptions{ConfirmAge: time.Second}, now)
+	p = PartitionReport{Asymmetric: []Cut{cut}}
+	m.confirmLocked(&p, PartitionOptions{ConfirmAge: time.Second}, now.Add(250*time.Millisecond))
+	assert.Empty(t, p.Asymmetric, "younger than ConfirmAge")
+	p = PartitionReport{Asymmetric: []Cut{cut}}
+	m.confirmLocked(&p, PartitionOptions{ConfirmAge: time.Second}, now.Add(time.Second))
+	assert.Equal(t, []Cut{cut}, p.Asymmetric)
+}

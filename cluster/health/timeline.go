@@ -26,6 +26,10 @@ type TimelineEntry struct {
 	// Rejoin is set on a join of a member the observer had seen dead or
 	// left before.
 	Rejoin bool `json:"rejoin,omitempty"`
+	// Incarnation is the member's incarnation (its start time in Unix
+	// milliseconds) as the observer knew it: a rejoin after a restart
+	// shows a larger one.
+	Incarnation uint64 `json:"incarnation,omitempty"`
 }
 
 // TypeEventsLost marks a gap in one observer's events.
@@ -37,7 +41,7 @@ func MergeTimeline(perObserver map[string][]cluster.HealthEvent) []TimelineEntry
 	var out []TimelineEntry
 	for obs, evs := range perObserver {
 		for _, e := range evs {
-			out = append(out, TimelineEntry{Time: e.Time, Observer: obs, Member: e.Member, Type: string(e.Type), State: e.State, Seq: e.Seq})
+			out = append(out, TimelineEntry{Time: e.Time, Observer: obs, Member: e.Member, Type: string(e.Type), State: e.State, Seq: e.Seq, Incarnation: e.Incarnation})
 		}
 	}
 	sortTimeline(out)
@@ -86,7 +90,7 @@ func (t *timeline) add(observer string, evs []cluster.HealthEvent, lost bool, no
 	}
 	for _, e := range evs {
 		k := [2]string{observer, e.Member}
-		en := TimelineEntry{Time: e.Time, Observer: observer, Member: e.Member, Type: string(e.Type), State: e.State, Seq: e.Seq}
+		en := TimelineEntry{Time: e.Time, Observer: observer, Member: e.Member, Type: string(e.Type), State: e.State, Seq: e.Seq, Incarnation: e.Incarnation}
 		switch e.Type {
 		case cluster.MemberDied, cluster.MemberLeft:
 			t.down[k] = true

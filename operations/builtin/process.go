@@ -28,18 +28,85 @@ func listProcesses(ctx context.Context, env *operations.Env, p operations.Params
 	if err != nil {
 		return nil, err
 	}
-	missing := page.Missing
-	if missing == nil {
-		missing = []cluster.NodeError{}
-	}
-	return ProcessList{ProcessPage: page, Missing: missing}, nil
+	return newProcessList(page)
 }
 
 // ProcessList is what list_processes returns: a page of processes and the
 // nodes that did not answer (always present, empty when all answered).
 type ProcessList struct {
-	cluster.ProcessPage
-	Missing []cluster.NodeError `json:"missing"`
+	Processes []ProcessRow `json:"processes"`
+	// Total counts every matching process on the nodes that answered.
+	Total int `json:"total"`
+	// NextCursor continues the query; empty on the last page.
+	NextCursor string              `json:"next_cursor,omitempty"`
+	Missing    []cluster.NodeError `json:"missing"`
+}
+
+// ProcessRow is one process of a ProcessList: a cluster.ProcessInfo with
+// its PIDs and start time already in their JSON text, so that it encodes
+// to the same JSON with plain fields only (encoding/json compacts what
+// every Marshaler returns, which made PIDs and times the bulk of a
+// listing's cost).
+type ProcessRow struct {
+	PID              string            `json:"pid"`
+	Node             string            `json:"node"`
+	Name             string            `json:"name,omitempty"`
+	Registered       []string          `json:"registered,omitempty"`
+	Behavior         string            `json:"behavior"`
+	Status           string            `json:"status"`
+	Mailbox          int               `json:"mailbox"`
+	MailboxHighWater int               `json:"mailbox_high_water"`
+	MessagesIn       uint64            `json:"messages_in"`
+	MessagesOut      uint64            `json:"messages_out"`
+	StartedAt        string            `json:"started_at"`
+	Links            []string          `json:"links,omitempty"`
+	Monitors         []string          `json:"monitors,omitempty"`
+	Monitoring       []string          `json:"monitoring,omitempty"`
+	TrapExits        bool              `json:"trap_exits,omitempty"`
+	Labels           map[string]string `json:"labels,omitempty"`
+}
+
+// newProcessList turns a page into its rows.
+func newProcessList(page cluster.ProcessPage) (ProcessList, error) {
+	l := ProcessList{Processes: make([]ProcessRow, len(page.Processes)), Total: page.Total, NextCursor: page.NextCursor, Missing: page.Missing}
+	if l.Missing == nil {
+		l.Missing = []cluster.NodeError{}
+	}
+	for i := range page.Processes {
+		p := &page.Processes[i]
+		// time.Time's JSON: RFC 3339 with nanoseconds, for years 0–9999.
+		started, err := p.StartedAt.MarshalText()
+		if err != nil {
+			return ProcessList{}, fmt.Errorf("builtin: process %s: started_at: %w", p.PID, err)
+		}
+		l.Processes[i] = ProcessRow{
+			PID: pidText(p.PID), Node: p.Node, Name: p.Name, Registered: p.Registered,
+			Behavior: p.Behavior, Status: p.Status, Mailbox: p.Mailbox, MailboxHighWater: p.MailboxHighWater,
+			MessagesIn: p.MessagesIn, MessagesOut: p.MessagesOut, StartedAt: string(started),
+			Links: pidTexts(p.Links), Monitors: pidTexts(p.Monitors), Monitoring: pidTexts(p.Monitoring),
+			TrapExits: p.TrapExits, Labels: p.Labels,
+		}
+	}
+	return l, nil
+}
+
+// pidText is a PID's JSON text (PID.MarshalText: empty for the zero PID).
+func pidText(p cluster.PID) string {
+	if p.IsZero() {
+		return ""
+	}
+	return p.String()
+}
+
+func pidTexts(ps []cluster.PID) []string {
+	if len(ps) == 0 {
+		return nil
+	}
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = pidText(p)
+	}
+	return out
 }
 
 func processInfo(ctx context.Context, env *operations.Env, p operations.Params) (any, error) {
