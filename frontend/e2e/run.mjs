@@ -11,6 +11,8 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { apiClient, launch, outDir, server } from './lib.mjs';
+import { healthChecks } from './health.mjs';
+import { sessionChecks } from './session.mjs';
 
 const STEP_TIMEOUT = Number(process.env.E2E_STEP_TIMEOUT ?? 20000);
 
@@ -213,6 +215,8 @@ async function main() {
       return `register ${reg.status}, trace ${tr.status}; screenshots of ${views.length} views`;
     });
 
+    await healthChecks({ page, api, check, shot, goto });
+
     await check('no uncaught errors in the page', async () => {
       const real = consoleErrors.filter((e) => !/status of 4\d\d|Failed to load resource/.test(e));
       if (real.length) throw new Error(real.slice(0, 5).join(' | '));
@@ -235,6 +239,8 @@ async function main() {
     rmSync(userDataDir, { recursive: true, force: true });
     await srv.stop();
   }
+  // The session checks restart their own server on one data dir (CLUSTERLAB_BIN).
+  await sessionChecks({ check });
   const failed = results.filter((r) => !r.ok).length;
   console.log(`${results.length - failed} passed, ${failed} failed`);
   console.log(`screenshots: ${outDir}`);

@@ -5,16 +5,20 @@
 import { ApiClient, type ApiClientOptions } from './client';
 import { EventStream, type EventSourceFactory, type WailsRuntime } from './events';
 import { resolveToken, type TokenStorage } from './token';
+import { withSource } from './source';
 
 export * from './types';
 export { ApiError, asApiError } from './errors';
 export { ApiClient, encodeQuery, unwrapResult, type OpResult, type RunOptions, type FetchLike } from './client';
 export { EventStream, type EventStatus, type EventHandler, type EventSourceLike, type WailsRuntime } from './events';
 export { normalizeCatalog } from './catalog';
+export { SOURCE_HEADER, withSource } from './source';
 
 /** Api bundles the REST client and the event stream. */
 export interface Api {
   client: ApiClient;
+  /** The client the command palette runs with: its runs say they come from the palette (so the history keeps them). */
+  paletteClient?: ApiClient;
   events: EventStream;
   /** True inside the Wails desktop window. */
   desktop: boolean;
@@ -57,6 +61,8 @@ export function createApi(env: ApiEnvironment): Api {
     env.history.replaceState(null, '', `${env.location.pathname}${cleanedSearch}${env.location.hash}`);
   }
   const client = new ApiClient({ baseUrl: env.baseUrl ?? '', token, fetch: env.fetch });
+  const baseFetch = env.fetch ?? ((input: string, init?: RequestInit) => globalThis.fetch(input, init));
+  const paletteClient = new ApiClient({ baseUrl: env.baseUrl ?? '', token, fetch: withSource(baseFetch, 'palette') });
   const runtime = env.runtime ?? null;
   const events = new EventStream({
     runtime,
@@ -70,6 +76,7 @@ export function createApi(env: ApiEnvironment): Api {
   });
   return {
     client,
+    paletteClient,
     events,
     desktop: !!runtime,
     ready: () => {

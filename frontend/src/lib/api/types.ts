@@ -31,6 +31,8 @@ export interface ParamSpec {
   enum?: string[];
   /** Element type of a list: "node", or "list:node" for a list of lists. */
   items?: string;
+  /** A secret (a key, a password): entered in a password field, never shown back. */
+  secret?: boolean;
 }
 
 /** One operation of the catalog (operations.Spec plus catalog fields). */

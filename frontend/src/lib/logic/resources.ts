@@ -7,8 +7,8 @@ export interface ResourcePoint {
   load1: number | null;
 }
 
-/** The operations that may return a node's resources, most specific first (the health issue adds one). */
-export const RESOURCE_OPS = ['node_resources', 'node_health', 'health_node', 'health_sample'];
+/** The operation that returns a node's resource history (the health issue's node_resources). */
+export const RESOURCE_OPS = ['node_resources'];
 
 function num(v: unknown): number | null {
   return typeof v === 'number' && Number.isFinite(v) ? v : null;

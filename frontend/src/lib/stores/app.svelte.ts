@@ -6,6 +6,9 @@ import { Operations } from './operations.svelte';
 import { PaletteStore } from './palette.svelte';
 import { ProcessesStore } from './processes.svelte';
 import { SimulatorStore } from './simulator.svelte';
+import { PinsStore } from './pins.svelte';
+import { SessionStore } from './session.svelte';
+import { HealthStore } from './health.svelte';
 import { Toasts } from './toasts.svelte';
 import { OpForm } from './opform.svelte';
 import { OpResource } from './resource.svelte';
@@ -15,6 +18,7 @@ import { MENU_EVENT, parseMenuAction, type MenuAction } from '../logic/menu';
 /** The views of the sidebar. */
 export const VIEWS = [
   { id: 'topology', label: 'Topology' },
+  { id: 'health', label: 'Health' },
   { id: 'processes', label: 'Processes' },
   { id: 'registry', label: 'Registry' },
   { id: 'supervisors', label: 'Supervisors' },
@@ -46,6 +50,9 @@ export class AppState {
   readonly processes: ProcessesStore;
   readonly simulator: SimulatorStore;
   readonly palette: PaletteStore;
+  readonly pins: PinsStore;
+  readonly session: SessionStore;
+  readonly health: HealthStore;
 
   #view = $state<ViewId>('topology');
   #selectedNode = $state<string | null>(null);
@@ -68,8 +75,50 @@ export class AppState {
     });
     this.processes = new ProcessesStore(api.client, api.events);
     this.simulator = new SimulatorStore(this.ops, this.cluster);
-    this.palette = new PaletteStore(api.client, this.catalog, () => this.nodeNames(), (op, ok) => {
+    this.health = new HealthStore(api.client, api.events, this.catalog);
+    this.palette = new PaletteStore(api.paletteClient ?? api.client, this.catalog, () => this.nodeNames(), (op, ok) => {
       if (ok) this.afterRun(op.category);
+    });
+    // The project's session: restored on launch, saved on every change (F2).
+    this.pins = new PinsStore(api.client, api.events, { mode: () => this.session?.mode ?? '' });
+    this.session = new SessionStore(api.client, api.events, this.toasts, this.processes, this.pins, {
+      views: VIEWS.map((v) => v.id),
+      view: () => this.#view,
+      setView: (v) => {
+        const id = VIEWS.find((x) => x.id === v)?.id;
+        if (!id) return;
+        if (typeof window !== 'undefined' && !window.location.hash.startsWith(`#/${id}`)) window.location.hash = `#/${id}`;
+        this.setView(id);
+      },
+      selection: () => this.#selectedNode ?? this.processes.selected ?? '',
+      select: (sel) => {
+        if (sel.includes('/')) this.processes.select(sel);
+        else this.selectNode(sel || null);
+      },
+      backendChanged: () => {
+        this.catalog.load().catch((err) => this.toasts.error('Reloading the operation catalog failed', err));
+        void this.cluster.refresh();
+        void this.processes.reload();
+      },
+      explicitView: () => typeof window !== 'undefined' && /^#\/[a-z]/.test(window.location.hash),
+      openTrace: (id) => {
+        if (typeof window !== 'undefined') window.location.hash = `#/traces/${encodeURIComponent(id)}`;
+      },
+      currentTrace: () => {
+        if (typeof window === 'undefined') return null;
+        const m = /^#\/traces(?:\/(.*))?$/.exec(window.location.hash);
+        if (!m) return null;
+        try {
+          return decodeURIComponent(m[1] ?? '');
+        } catch {
+          return m[1] ?? '';
+        }
+      },
+      onLocationChange: (fn) => {
+        if (typeof window === 'undefined') return () => {};
+        window.addEventListener('hashchange', fn);
+        return () => window.removeEventListener('hashchange', fn);
+      },
     });
   }
 
@@ -109,15 +158,21 @@ export class AppState {
   }
   /** Whether the backend is the embedded simulator (the SIMULATED badge). */
   get simulated(): boolean {
+    const s = this.session.simulated;
+    if (s !== null) return s;
     return this.cluster.simulated || this.catalog.simulated;
   }
 
   setView(v: ViewId): void {
+    if (this.#view === v) return;
     this.#view = v;
+    this.session.noteChange();
   }
 
   selectNode(name: string | null): void {
+    if (this.#selectedNode === name) return;
     this.#selectedNode = name;
+    this.session.noteChange();
   }
 
   /**
@@ -144,9 +199,12 @@ export class AppState {
         this.catalog.load().catch((err) => this.toasts.error('Reloading the operation catalog failed', err));
       }),
     );
-    this.catalog.load().catch((err) => this.toasts.error('Loading the operation catalog failed', err));
+    const catalogReady = this.catalog.load().catch((err) => this.toasts.error('Loading the operation catalog failed', err));
     offs.push(this.cluster.start());
     offs.push(this.processes.start());
+    offs.push(this.health.start());
+    offs.push(this.pins.start());
+    offs.push(this.session.start(catalogReady));
     return () => {
       for (const off of offs) off();
     };

@@ -10,6 +10,7 @@ import {
   EMPTY_FILTERS,
   buildQuery,
   filterProblems,
+  filtersEqual,
   nextSort,
   type ProcessFilters,
   type SortState,
@@ -48,11 +49,13 @@ export class ProcessesStore {
   #error = $state.raw<ApiError | null>(null);
   #roundTripMs = $state(0);
   #live = $state(true);
+  #selected = $state<string | null>(null);
   #problems = $derived(filterProblems(this.#filters));
   #tracker = new RateTracker();
   #rates = $state.raw<ReadonlyMap<string, number>>(new Map());
 
   #gen = 0;
+  #changeFns = new Set<() => void>();
   #moreInFlight = false;
   #wantEnd = 0;
 
@@ -118,27 +121,66 @@ export class ProcessesStore {
     this.#live = on;
   }
 
+  /** The selected process (a highlighted row), null for none. */
+  get selected(): string | null {
+    return this.#selected;
+  }
+
+  select(pid: string | null): void {
+    if (this.#selected === (pid || null)) return;
+    this.#selected = pid || null;
+    this.#changed();
+  }
+
+  /** onChange calls fn after each change of the filters, the sort or the selection (what a session saves). It returns the unsubscribe. */
+  onChange(fn: () => void): () => void {
+    this.#changeFns.add(fn);
+    return () => this.#changeFns.delete(fn);
+  }
+
+  #changed(): void {
+    for (const fn of [...this.#changeFns]) fn();
+  }
+
+  /**
+   * restore sets the filters and sort a session saved. The table reloads
+   * when it has loaded before and something changed; otherwise the view
+   * loads it when it shows.
+   */
+  restore(filters: ProcessFilters, sort: SortState): Promise<void> {
+    const changed = !filtersEqual(filters, this.#filters) || sort.field !== this.#sort.field || sort.desc !== this.#sort.desc;
+    this.#filters = { ...filters };
+    this.#sort = { ...sort };
+    if (changed) this.#changed();
+    if (changed && (this.#rows.length > 0 || this.#total > 0 || this.#error)) return this.reload();
+    return Promise.resolve();
+  }
+
   /** setFilter changes one filter and reloads from the first page. */
   setFilter(key: keyof ProcessFilters, value: string): Promise<void> {
     this.#filters = { ...this.#filters, [key]: value };
+    this.#changed();
     return this.reload();
   }
 
   /** setFilters replaces every filter and reloads. */
   setFilters(f: ProcessFilters): Promise<void> {
     this.#filters = { ...f };
+    this.#changed();
     return this.reload();
   }
 
   /** toggleSort sorts by a column (again: flips the direction) and reloads. */
   toggleSort(field: ProcessSortField): Promise<void> {
     this.#sort = nextSort(this.#sort, field);
+    this.#changed();
     return this.reload();
   }
 
   /** setSort sets the order and reloads. */
   setSort(s: SortState): Promise<void> {
     this.#sort = { ...s };
+    this.#changed();
     return this.reload();
   }
 
