@@ -1,20 +1,7 @@
+import { isObj, num, str, type Obj } from './read';
 import type { Catalog, LoadFailure, OperationSpec, ParamSpec, ParamType } from './types';
 
 const PARAM_TYPES: readonly ParamType[] = ['string', 'int', 'float', 'bool', 'duration', 'pid', 'node', 'enum', 'list', 'object'];
-
-type Obj = Record<string, unknown>;
-
-function isObj(v: unknown): v is Obj {
-  return !!v && typeof v === 'object' && !Array.isArray(v);
-}
-
-function str(v: unknown): string | undefined {
-  return typeof v === 'string' ? v : undefined;
-}
-
-function num(v: unknown): number | undefined {
-  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
-}
 
 function strList(v: unknown): string[] | undefined {
   return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : undefined;

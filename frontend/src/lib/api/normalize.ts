@@ -3,18 +3,9 @@
 // can render whatever the backend sends.
 
 import type { BackendInfo, Link, NodeError, NodeInfo, ProcessInfo, ProcessPage, Topology } from './types';
+import { isObj, num, str } from './read';
 
-type Obj = Record<string, unknown>;
 
-function isObj(v: unknown): v is Obj {
-  return !!v && typeof v === 'object' && !Array.isArray(v);
-}
-function str(v: unknown): string | undefined {
-  return typeof v === 'string' ? v : undefined;
-}
-function num(v: unknown): number | undefined {
-  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
-}
 function strList(v: unknown): string[] | undefined {
   return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : undefined;
 }

@@ -5,6 +5,7 @@
 // renders whichever the backend sends and never trusts a field blindly.
 
 import type { Resources } from '../api/types';
+import { isObj, num, str, type Obj } from '../api/read';
 
 /** Alert severities, least to most urgent (health.Severity). */
 export type Severity = 'info' | 'warning' | 'critical';
@@ -154,17 +155,7 @@ export interface TimelineEntry {
   seq?: number;
 }
 
-type Obj = Record<string, unknown>;
 
-function isObj(v: unknown): v is Obj {
-  return !!v && typeof v === 'object' && !Array.isArray(v);
-}
-function str(v: unknown): string | undefined {
-  return typeof v === 'string' ? v : undefined;
-}
-function num(v: unknown): number | undefined {
-  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
-}
 function strList(v: unknown): string[] {
   return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
 }
