@@ -44,6 +44,9 @@ type HealthConfig struct {
 	// Tune, if set, adjusts the monitor's configuration before it starts
 	// (budgets, partition options).
 	Tune func(*health.Config)
+	// AppServices are services that outlive the backend (the workbench's
+	// script watcher); health_status reports them beside the backend's.
+	AppServices *Services
 }
 
 // AlertEvent is the payload of a TopicAlerts event.
@@ -200,6 +203,9 @@ func (h *healthService) onEvent(ev health.Event) {
 func (h *healthService) report() health.Report {
 	r := h.mon.Snapshot()
 	r.Services = append(r.Services, h.services.Status()...)
+	if h.cfg.AppServices != nil {
+		r.Services = append(r.Services, h.cfg.AppServices.Status()...)
+	}
 	slices.SortFunc(r.Services, func(a, b health.ServiceStatus) int { return strings.Compare(a.Name, b.Name) })
 	return r
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/clusterlab/clusterlab/app/session"
+	"github.com/clusterlab/clusterlab/cluster/health"
 	"github.com/clusterlab/clusterlab/cluster"
 	"github.com/clusterlab/clusterlab/operations"
 	opscript "github.com/clusterlab/clusterlab/operations/script"
@@ -109,6 +110,9 @@ type Workbench struct {
 	hub      *Hub
 	registry *operations.Registry
 	loader   *opscript.Loader
+	// services run what outlives a backend (the script watcher) under
+	// the app's supervisor.
+	services *Services
 
 	// switchMu serialises what replaces the backend or the project.
 	switchMu sync.Mutex
@@ -220,7 +224,8 @@ func OpenWorkbench(ctx context.Context, cfg WorkbenchConfig) (_ *Workbench, err 
 		return nil, fmt.Errorf("app: %w", err)
 	}
 	w := &Workbench{cfg: cfg, log: cfg.Logger, store: store, dataDir: cfg.DataDir, workdir: cfg.Workdir,
-		hub: NewHub(cfg.Backend.Hub), registry: cfg.Backend.Registry}
+		hub: NewHub(cfg.Backend.Hub), registry: cfg.Backend.Registry,
+		services: NewServices(cfg.Logger, health.SuperviseOptions{MinBackoff: 100 * time.Millisecond, MaxBackoff: 10 * time.Second})}
 	defer func() {
 		if err != nil {
 			closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -230,13 +235,15 @@ func OpenWorkbench(ctx context.Context, cfg WorkbenchConfig) (_ *Workbench, err 
 	}()
 	if dir := cfg.Backend.ScriptsDir; dir != "" {
 		l, err := opscript.NewLoader(opscript.Config{Dir: dir, Registry: w.registry, Logger: cfg.Logger})
-		if err == nil {
-			err = l.Start(context.WithoutCancel(ctx))
-		}
 		if err != nil {
 			return nil, fmt.Errorf("app: script operations: %w", err)
 		}
 		w.loader = l
+		// Supervised: a panic or a failed watcher restarts it with
+		// backoff; the loaded operations live in the loader.
+		w.services.Go("scripts.watcher", l.Run, func() string {
+			return fmt.Sprintf("%d script operations loaded from %s", len(l.Loaded()), dir)
+		})
 	}
 	w.cfg.Backend.ScriptsDir = "" // the workbench's loader serves every backend
 
@@ -325,6 +332,7 @@ func (w *Workbench) startSaved(ctx context.Context, project *session.Project, s 
 func (w *Workbench) backendConfig(p *session.Project) BackendConfig {
 	c := w.cfg.Backend
 	c.EventHub = w.hub
+	c.Health.AppServices = w.services
 	c.Join, c.Label, c.SecretKey = nil, "", nil
 	if c.Health.AlertStore == nil && p != nil {
 		c.Health.AlertStore = NewProjectAlertStore(p)
@@ -431,6 +439,9 @@ func (w *Workbench) Close(ctx context.Context) error {
 			}
 		}
 		w.closing.Wait()
+		if err := w.services.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("app: stop services: %w", err))
+		}
 		if w.loader != nil {
 			_ = w.loader.Close()
 		}

@@ -112,8 +112,35 @@ func (l *Loader) Start(ctx context.Context) error {
 	l.mu.Unlock()
 	watching := l.watch(w)
 	l.Sync()
-	go l.run(ctx, w, watching)
+	go func() {
+		defer close(l.done)
+		if err := l.loop(ctx, w, watching); err != nil {
+			l.log.Warn("script watcher stopped", "err", err)
+		}
+	}()
 	return nil
+}
+
+// Run is Start for a supervisor: it loads every script, then watches the
+// directory until ctx ends (it returns nil then) or the watcher fails (it
+// returns the error). It may be called again after it returns, for
+// example after a panic: the loaded operations live in the Loader, and
+// each run reads the directory again, so a change made in between is not
+// missed. Use either Start or Run; Close unregisters the operations.
+func (l *Loader) Run(ctx context.Context) error {
+	l.mu.Lock()
+	closed := l.closed
+	l.mu.Unlock()
+	if closed {
+		return errors.New("script: loader: closed")
+	}
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		return fmt.Errorf("script: loader: watcher: %w", err)
+	}
+	watching := l.watch(w)
+	l.Sync()
+	return l.loop(ctx, w, watching)
 }
 
 // watch adds the directory to w and reports whether it is watched.
@@ -127,8 +154,9 @@ func (l *Loader) watch(w *fsnotify.Watcher) bool {
 	return true
 }
 
-func (l *Loader) run(ctx context.Context, w *fsnotify.Watcher, watching bool) {
-	defer close(l.done)
+// loop handles the watcher's events until ctx ends (nil) or the watcher
+// fails (an error); it closes w.
+func (l *Loader) loop(ctx context.Context, w *fsnotify.Watcher, watching bool) error {
 	defer w.Close()
 	pending := map[string]bool{}
 	debounce := time.NewTimer(time.Hour)
@@ -140,7 +168,7 @@ func (l *Loader) run(ctx context.Context, w *fsnotify.Watcher, watching bool) {
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-poll.C:
 			if !watching {
 				if watching = l.watch(w); watching {
@@ -150,7 +178,7 @@ func (l *Loader) run(ctx context.Context, w *fsnotify.Watcher, watching bool) {
 			}
 		case ev, ok := <-w.Events:
 			if !ok {
-				return
+				return errors.New("script: loader: the watcher's events closed")
 			}
 			if filepath.Clean(ev.Name) == filepath.Clean(l.cfg.Dir) {
 				// The directory itself was removed or renamed.
@@ -169,7 +197,7 @@ func (l *Loader) run(ctx context.Context, w *fsnotify.Watcher, watching bool) {
 			debounce.Reset(l.cfg.Debounce)
 		case err, ok := <-w.Errors:
 			if !ok {
-				return
+				return errors.New("script: loader: the watcher's errors closed")
 			}
 			// An overflow loses events: read the directory again.
 			l.log.Warn("script watcher error; rescanning", "err", err)
