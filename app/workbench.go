@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/clusterlab/clusterlab/app/session"
-	"github.com/clusterlab/clusterlab/cluster/health"
 	"github.com/clusterlab/clusterlab/cluster"
+	"github.com/clusterlab/clusterlab/cluster/health"
 	"github.com/clusterlab/clusterlab/operations"
 	opscript "github.com/clusterlab/clusterlab/operations/script"
 )
