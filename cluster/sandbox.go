@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -86,7 +88,6 @@ const (
 	maxSandboxes        = 10000
 	maxSandboxString    = 255
 	maxSandboxReason    = 1024
-	sandboxWireVersion  = 1
 	sandboxTombstoneTTL = 10 * time.Minute
 	methodSandboxStop   = "sandbox.stop"
 	maxInfoPages        = 100
@@ -723,26 +724,72 @@ func validateSandboxLoss(l SandboxLoss) error {
 	return nil
 }
 
-// EncodeSandboxDelta encodes one sandbox record as nodes gossip it: a
-// version byte, then JSON.
-func EncodeSandboxDelta(r SandboxInfo) ([]byte, error) {
-	b, err := json.Marshal(r)
-	if err != nil {
-		return nil, fmt.Errorf("cluster: encode sandbox %s: %w", r.Name, err)
-	}
-	return append([]byte{sandboxWireVersion}, b...), nil
+// Wire formats. Version 1 is JSON (still decoded, so that a node running
+// an older build is understood); version 2, what this build sends, is a
+// compact binary encoding: a push/pull snapshot of 100 sandboxes × 1000
+// processes is ~2 MB instead of ~11 MB of JSON, and decoding it costs a
+// fraction of JSON's. A version 2 snapshot also carries digests, so that a
+// receiver that already holds the same state skips decoding it (see
+// sandboxes.MergeSnapshot).
+//
+// Record (version 2), integers as (u)varints, strings and byte slices as
+// uvarint length + bytes:
+//
+//	name, spec (JSON), nodes (count, strings), created_by, created_at (time),
+//	destroyed_at (time), version, processes (count, then each: pid node,
+//	pid id, behavior, args, name, started_at as a varint delta from the
+//	previous process's, status byte, reason, replaces (node, id))),
+//	lost (count, then each: node, pids (count, pids), time, recorded_by,
+//	restarted (count, then each: lost pid, pid, node, error)).
+//
+// A time is a byte (0 zero, 1 set) and, when set, varint Unix nanoseconds.
+//
+// Snapshot (version 2): version byte, SHA-256 of the rest, record count,
+// then each record as name, its 16-byte digest (SHA-256 of the record's
+// bytes, truncated) and the record's bytes.
+const (
+	sandboxWireJSON   byte = 1
+	sandboxWireBinary byte = 2
+	// sandboxDigestLen is the length of a record's digest in a snapshot.
+	sandboxDigestLen = 16
+)
+
+// sandboxRecordDigest is a record's digest in a version 2 snapshot.
+type sandboxRecordDigest [sandboxDigestLen]byte
+
+func digestRecord(enc []byte) sandboxRecordDigest {
+	sum := sha256.Sum256(enc)
+	return sandboxRecordDigest(sum[:sandboxDigestLen])
 }
 
-// DecodeSandboxDelta decodes what EncodeSandboxDelta encoded, validating
-// every field and bounding every size; the record comes back normalized.
+// EncodeSandboxDelta encodes one sandbox record as nodes gossip it: a
+// version byte, then the record (binary, see above).
+func EncodeSandboxDelta(r SandboxInfo) ([]byte, error) {
+	b, err := appendSandboxRecord([]byte{sandboxWireBinary}, &r)
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// DecodeSandboxDelta decodes what EncodeSandboxDelta encoded (or a version
+// 1 JSON record), validating every field and bounding every size; the
+// record comes back normalized.
 func DecodeSandboxDelta(b []byte) (SandboxInfo, error) {
-	body, err := sandboxWire(b, "delta")
+	ver, body, err := sandboxWire(b, "delta")
 	if err != nil {
 		return SandboxInfo{}, err
 	}
 	var r SandboxInfo
-	if err := json.Unmarshal(body, &r); err != nil {
-		return SandboxInfo{}, fmt.Errorf("%w: sandbox delta: %v", ErrBadFrame, err)
+	if ver == sandboxWireJSON {
+		if err := json.Unmarshal(bytes.TrimSpace(body), &r); err != nil {
+			return SandboxInfo{}, fmt.Errorf("%w: sandbox delta: %v", ErrBadFrame, err)
+		}
+	} else {
+		r, err = decodeSandboxRecord(body)
+		if err != nil {
+			return SandboxInfo{}, fmt.Errorf("sandbox delta: %w", err)
+		}
 	}
 	if err := validateSandboxRecord(&r); err != nil {
 		return SandboxInfo{}, fmt.Errorf("%w: sandbox delta: %v", ErrBadFrame, err)
@@ -750,26 +797,94 @@ func DecodeSandboxDelta(b []byte) (SandboxInfo, error) {
 	return normalizeSandbox(r), nil
 }
 
-// EncodeSandboxSnapshot encodes every record for push/pull anti-entropy.
-func EncodeSandboxSnapshot(rs []SandboxInfo) ([]byte, error) {
-	if rs == nil {
-		rs = []SandboxInfo{}
-	}
-	b, err := json.Marshal(rs)
-	if err != nil {
-		return nil, fmt.Errorf("cluster: encode sandbox snapshot: %w", err)
-	}
-	return append([]byte{sandboxWireVersion}, b...), nil
+// sandboxSnapPart is one record of a snapshot being encoded: its name,
+// digest and encoding.
+type sandboxSnapPart struct {
+	name   string
+	digest sandboxRecordDigest
+	enc    []byte
 }
 
-// DecodeSandboxSnapshot decodes what EncodeSandboxSnapshot encoded.
+// encodeSandboxSnapshot assembles a version 2 snapshot from encoded
+// records, sorted by name, and returns it with its digest.
+func encodeSandboxSnapshot(parts []sandboxSnapPart) ([]byte, [sha256.Size]byte) {
+	size := 1 + sha256.Size + binary.MaxVarintLen64
+	for _, p := range parts {
+		size += 2*binary.MaxVarintLen64 + len(p.name) + sandboxDigestLen + len(p.enc)
+	}
+	b := make([]byte, 1+sha256.Size, size)
+	b[0] = sandboxWireBinary
+	b = binary.AppendUvarint(b, uint64(len(parts)))
+	for _, p := range parts {
+		b = appendString(b, p.name)
+		b = append(b, p.digest[:]...)
+		b = appendBytes(b, p.enc)
+	}
+	sum := sha256.Sum256(b[1+sha256.Size:])
+	copy(b[1:], sum[:])
+	return b, sum
+}
+
+// EncodeSandboxSnapshot encodes every record for push/pull anti-entropy.
+func EncodeSandboxSnapshot(rs []SandboxInfo) ([]byte, error) {
+	rs = slices.Clone(rs)
+	slices.SortFunc(rs, func(a, b SandboxInfo) int { return strings.Compare(a.Name, b.Name) })
+	parts := make([]sandboxSnapPart, 0, len(rs))
+	for i := range rs {
+		enc, err := appendSandboxRecord(nil, &rs[i])
+		if err != nil {
+			return nil, err
+		}
+		parts = append(parts, sandboxSnapPart{name: rs[i].Name, digest: digestRecord(enc), enc: enc})
+	}
+	b, _ := encodeSandboxSnapshot(parts)
+	return b, nil
+}
+
+// DecodeSandboxSnapshot decodes what EncodeSandboxSnapshot encoded (or a
+// version 1 JSON snapshot).
 func DecodeSandboxSnapshot(b []byte) ([]SandboxInfo, error) {
-	body, err := sandboxWire(b, "snapshot")
+	ver, body, err := sandboxWire(b, "snapshot")
 	if err != nil {
 		return nil, err
 	}
+	if ver == sandboxWireJSON {
+		return decodeSandboxSnapshotJSON(body)
+	}
+	snap, err := parseSandboxSnapshot(body)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]SandboxInfo, 0, len(snap.parts))
+	for i, p := range snap.parts {
+		r, err := decodeSandboxPart(p)
+		if err != nil {
+			return nil, fmt.Errorf("sandbox snapshot record %d: %w", i, err)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// decodeSandboxPart decodes, validates and normalizes one record of a
+// version 2 snapshot.
+func decodeSandboxPart(p sandboxSnapPart) (SandboxInfo, error) {
+	r, err := decodeSandboxRecord(p.enc)
+	if err != nil {
+		return SandboxInfo{}, err
+	}
+	if r.Name != p.name {
+		return SandboxInfo{}, fmt.Errorf("%w: sandbox record %q filed as %q", ErrBadFrame, r.Name, p.name)
+	}
+	if err := validateSandboxRecord(&r); err != nil {
+		return SandboxInfo{}, fmt.Errorf("%w: %v", ErrBadFrame, err)
+	}
+	return normalizeSandbox(r), nil
+}
+
+func decodeSandboxSnapshotJSON(body []byte) ([]SandboxInfo, error) {
 	var raw []json.RawMessage
-	if err := json.Unmarshal(body, &raw); err != nil {
+	if err := json.Unmarshal(bytes.TrimSpace(body), &raw); err != nil {
 		return nil, fmt.Errorf("%w: sandbox snapshot: %v", ErrBadFrame, err)
 	}
 	if len(raw) > maxSandboxes {
@@ -789,17 +904,323 @@ func DecodeSandboxSnapshot(b []byte) ([]SandboxInfo, error) {
 	return out, nil
 }
 
-func sandboxWire(b []byte, what string) ([]byte, error) {
-	if len(b) < 1 {
-		return nil, fmt.Errorf("%w: empty sandbox %s", ErrBadFrame, what)
+// parsedSandboxSnapshot is a version 2 snapshot split into its records,
+// not decoded yet.
+type parsedSandboxSnapshot struct {
+	digest [sha256.Size]byte
+	parts  []sandboxSnapPart
+}
+
+// parseSandboxSnapshot splits a version 2 snapshot's body (after the
+// version byte) into records and checks its digests. The parts' bytes
+// alias body.
+func parseSandboxSnapshot(body []byte) (parsedSandboxSnapshot, error) {
+	var snap parsedSandboxSnapshot
+	if len(body) < sha256.Size {
+		return snap, fmt.Errorf("%w: sandbox snapshot: truncated digest", ErrBadFrame)
 	}
-	if b[0] != sandboxWireVersion {
-		return nil, fmt.Errorf("%w: sandbox %s version %d, want %d", ErrBadFrame, what, b[0], sandboxWireVersion)
+	copy(snap.digest[:], body)
+	rest := body[sha256.Size:]
+	if sha256.Sum256(rest) != snap.digest {
+		return snap, fmt.Errorf("%w: sandbox snapshot: digest mismatch", ErrBadFrame)
+	}
+	d := decoder{b: rest}
+	n := d.uvarint("sandbox snapshot count")
+	if d.err == nil && (n > maxSandboxes || n > uint64(len(d.b))) {
+		return snap, fmt.Errorf("%w: sandbox snapshot: %d records, more than %d", ErrBadFrame, n, min(maxSandboxes, len(d.b)))
+	}
+	snap.parts = make([]sandboxSnapPart, 0, n)
+	for range n {
+		var p sandboxSnapPart
+		p.name = string(d.bytes("sandbox snapshot name", maxSandboxString))
+		if d.err == nil {
+			if len(d.b) < sandboxDigestLen {
+				d.fail("sandbox snapshot record digest")
+			} else {
+				copy(p.digest[:], d.b)
+				d.b = d.b[sandboxDigestLen:]
+			}
+		}
+		p.enc = d.bytes("sandbox snapshot record", maxSandboxRecord)
+		if d.err != nil {
+			return snap, d.err
+		}
+		if digestRecord(p.enc) != p.digest {
+			return snap, fmt.Errorf("%w: sandbox snapshot: record %q digest mismatch", ErrBadFrame, p.name)
+		}
+		if k := len(snap.parts); k > 0 && snap.parts[k-1].name > p.name {
+			return snap, fmt.Errorf("%w: sandbox snapshot: record %q out of order", ErrBadFrame, p.name)
+		}
+		snap.parts = append(snap.parts, p)
+	}
+	if err := d.end(); err != nil {
+		return snap, err
+	}
+	return snap, nil
+}
+
+// sandboxWire checks a frame's version byte and size and returns the
+// version and the body.
+func sandboxWire(b []byte, what string) (byte, []byte, error) {
+	if len(b) < 1 {
+		return 0, nil, fmt.Errorf("%w: empty sandbox %s", ErrBadFrame, what)
+	}
+	if b[0] != sandboxWireJSON && b[0] != sandboxWireBinary {
+		return 0, nil, fmt.Errorf("%w: sandbox %s version %d, want %d or %d", ErrBadFrame, what, b[0], sandboxWireJSON, sandboxWireBinary)
 	}
 	if len(b)-1 > maxSandboxRecord*4 || (what == "delta" && len(b)-1 > maxSandboxRecord) {
-		return nil, fmt.Errorf("%w: sandbox %s of %d bytes is too large", ErrBadFrame, what, len(b))
+		return 0, nil, fmt.Errorf("%w: sandbox %s of %d bytes is too large", ErrBadFrame, what, len(b))
 	}
-	return bytes.TrimSpace(b[1:]), nil
+	return b[0], b[1:], nil
+}
+
+func appendSandboxTime(b []byte, t time.Time) []byte {
+	if t.IsZero() {
+		return append(b, 0)
+	}
+	return binary.AppendVarint(append(b, 1), t.UnixNano())
+}
+
+func sandboxStatusCode(s string) byte {
+	switch s {
+	case SandboxProcLost:
+		return 1
+	case SandboxProcExited:
+		return 2
+	case SandboxProcRunning:
+		return 0
+	}
+	return sandboxStatusOther
+}
+
+const (
+	sandboxStatusOther byte = 3
+	sandboxNodeOther   byte = 0x80
+)
+
+var sandboxStatuses = [...]string{SandboxProcRunning, SandboxProcLost, SandboxProcExited}
+
+// appendSandboxRecord appends a record's binary encoding (see above).
+func appendSandboxRecord(b []byte, r *SandboxInfo) ([]byte, error) {
+	spec, err := json.Marshal(r.Spec)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: encode sandbox %s: %w", r.Name, err)
+	}
+	if b == nil {
+		b = make([]byte, 0, 128+len(spec)+len(r.Processes)*24)
+	}
+	b = appendString(b, r.Name)
+	b = appendBytes(b, spec)
+	b = appendStrings(b, r.Nodes)
+	b = appendString(b, r.CreatedBy)
+	b = appendSandboxTime(b, r.CreatedAt)
+	b = appendSandboxTime(b, r.DestroyedAt)
+	b = binary.AppendUvarint(b, r.Version)
+	b = binary.AppendUvarint(b, uint64(len(r.Processes)))
+	var prev int64
+	for i := range r.Processes {
+		p := &r.Processes[i]
+		b = appendPID(b, p.PID)
+		b = appendString(b, p.Behavior)
+		b = appendBytes(b, p.Args)
+		b = appendString(b, p.Name)
+		at := p.StartedAt.UnixNano()
+		b = binary.AppendVarint(b, at-prev)
+		prev = at
+		// The status byte: the status's code, or sandboxStatusOther and
+		// the text; sandboxNodeOther when the node is not the PID's,
+		// followed by the node (both invalid, kept so that the receiver
+		// names the error).
+		st := sandboxStatusCode(p.Status)
+		if p.Node != p.PID.Node {
+			st |= sandboxNodeOther
+		}
+		b = append(b, st)
+		if st&sandboxStatusOther == sandboxStatusOther {
+			b = appendString(b, p.Status)
+		}
+		if st&sandboxNodeOther != 0 {
+			b = appendString(b, p.Node)
+		}
+		b = appendString(b, p.Reason)
+		b = appendPID(b, p.Replaces)
+	}
+	b = binary.AppendUvarint(b, uint64(len(r.Lost)))
+	for i := range r.Lost {
+		l := &r.Lost[i]
+		b = appendString(b, l.Node)
+		b = appendPIDs(b, l.PIDs)
+		b = appendSandboxTime(b, l.Time)
+		b = appendString(b, l.RecordedBy)
+		b = binary.AppendUvarint(b, uint64(len(l.Restarted)))
+		for _, x := range l.Restarted {
+			b = appendPID(b, x.Lost)
+			b = appendPID(b, x.PID)
+			b = appendString(b, x.Node)
+			b = appendString(b, x.Error)
+		}
+	}
+	return b, nil
+}
+
+// sandboxDecoder decodes one binary record; it interns the strings that
+// repeat from process to process (node, behaviour).
+type sandboxDecoder struct {
+	decoder
+	seen map[string]string
+}
+
+// count reads a count of items, each at least one byte, bounded by limit.
+func (d *sandboxDecoder) count(what string, limit int) int {
+	n := d.uvarint(what)
+	if d.err == nil && (n > uint64(limit) || n > uint64(len(d.b))) {
+		d.err = fmt.Errorf("%w: sandbox record: %d %s, more than %d", ErrBadFrame, n, what, min(limit, len(d.b)))
+		return 0
+	}
+	return int(n)
+}
+
+func (d *sandboxDecoder) str(what string, limit uint64) string {
+	return string(d.bytes(what, limit))
+}
+
+func (d *sandboxDecoder) interned(what string) string {
+	b := d.bytes(what, maxSandboxString)
+	if len(b) == 0 {
+		return ""
+	}
+	if s, ok := d.seen[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(d.seen) < 256 {
+		d.seen[s] = s
+	}
+	return s
+}
+
+// pid reads a PID; its node is checked by validateSandboxRecord.
+func (d *sandboxDecoder) pid(what string) PID {
+	return PID{Node: d.interned(what), ID: d.uvarint(what)}
+}
+
+func (d *sandboxDecoder) time(what string) time.Time {
+	if d.err != nil {
+		return time.Time{}
+	}
+	if len(d.b) == 0 || d.b[0] > 1 {
+		d.fail(what)
+		return time.Time{}
+	}
+	set := d.b[0] == 1
+	d.b = d.b[1:]
+	if !set {
+		return time.Time{}
+	}
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.fail(what)
+		return time.Time{}
+	}
+	d.b = d.b[n:]
+	return time.Unix(0, v).UTC()
+}
+
+// decodeSandboxRecord decodes one binary record; the caller validates it.
+func decodeSandboxRecord(b []byte) (SandboxInfo, error) {
+	d := sandboxDecoder{decoder: decoder{b: b}, seen: make(map[string]string)}
+	var r SandboxInfo
+	r.Name = d.str("name", maxSandboxString)
+	if spec := d.bytes("spec", maxSandboxRecord); d.err == nil {
+		if err := json.Unmarshal(spec, &r.Spec); err != nil {
+			return SandboxInfo{}, fmt.Errorf("%w: sandbox record spec: %v", ErrBadFrame, err)
+		}
+	}
+	if n := d.count("nodes", MaxSandboxNodes); n > 0 {
+		r.Nodes = make([]string, 0, n)
+		for range n {
+			r.Nodes = append(r.Nodes, d.interned("nodes"))
+		}
+	}
+	r.CreatedBy = d.interned("created_by")
+	r.CreatedAt = d.time("created_at")
+	r.DestroyedAt = d.time("destroyed_at")
+	r.Version = d.uvarint("version")
+	n := d.count("processes", MaxSandboxProcesses)
+	r.Processes = make([]SandboxProcess, 0, n)
+	var at int64
+	for range n {
+		if d.err != nil {
+			break
+		}
+		var p SandboxProcess
+		p.PID = d.pid("pid")
+		p.Node = p.PID.Node
+		p.Behavior = d.interned("behavior")
+		if args := d.bytes("args", MaxSandboxArgs); len(args) > 0 {
+			p.Args = bytes.Clone(args)
+		}
+		p.Name = d.str("process name", maxSandboxString)
+		delta, k := binary.Varint(d.b)
+		if d.err == nil && k <= 0 {
+			d.fail("started_at")
+		} else if d.err == nil {
+			d.b = d.b[k:]
+			at += delta
+			p.StartedAt = time.Unix(0, at).UTC()
+		}
+		if d.err == nil {
+			if len(d.b) == 0 || d.b[0]&^(sandboxNodeOther|sandboxStatusOther) != 0 {
+				d.fail("status")
+			} else {
+				st := d.b[0]
+				d.b = d.b[1:]
+				if code := st &^ sandboxNodeOther; code == sandboxStatusOther {
+					p.Status = d.str("status", maxSandboxString)
+				} else {
+					p.Status = sandboxStatuses[code]
+				}
+				if st&sandboxNodeOther != 0 {
+					p.Node = d.str("node", maxSandboxString)
+				}
+			}
+		}
+		p.Reason = d.str("reason", maxSandboxReason)
+		p.Replaces = d.pid("replaces")
+		r.Processes = append(r.Processes, p)
+	}
+	if n := d.count("losses", maxSandboxLosses); n > 0 {
+		r.Lost = make([]SandboxLoss, 0, n)
+		for range n {
+			if d.err != nil {
+				break
+			}
+			var l SandboxLoss
+			l.Node = d.interned("loss node")
+			if k := d.count("loss pids", MaxSandboxProcesses); k > 0 {
+				l.PIDs = make([]PID, 0, k)
+				for range k {
+					l.PIDs = append(l.PIDs, d.pid("loss pid"))
+				}
+			}
+			l.Time = d.time("loss time")
+			l.RecordedBy = d.interned("recorded_by")
+			if k := d.count("restarts", MaxSandboxProcesses); k > 0 {
+				l.Restarted = make([]SandboxRestart, 0, k)
+				for range k {
+					x := SandboxRestart{Lost: d.pid("restart lost"), PID: d.pid("restart pid")}
+					x.Node = d.interned("restart node")
+					x.Error = d.str("restart error", maxSandboxReason)
+					l.Restarted = append(l.Restarted, x)
+				}
+			}
+			r.Lost = append(r.Lost, l)
+		}
+	}
+	if err := d.end(); err != nil {
+		return SandboxInfo{}, fmt.Errorf("sandbox record: %w", err)
+	}
+	return r, nil
 }
 
 // sandboxes is the node's sandbox subsystem: its copy of every record, the
@@ -816,6 +1237,36 @@ type sandboxes struct {
 	kmu         sync.Mutex
 	reconciling bool
 	again       bool
+
+	// Guarded by mu: the push/pull snapshot, cached (see Snapshot).
+	snap sandboxSnapCache
+}
+
+// sandboxSnapCache keeps the encoded snapshot and each record's encoding,
+// valid while the records they were made from are the ones in recs
+// (records are never changed in place: a change stores a new one), and
+// the digests of the snapshots merged lately.
+type sandboxSnapCache struct {
+	recs   map[string]sandboxCachedRec
+	valid  bool
+	enc    []byte
+	digest [sha256.Size]byte
+	// seen are digests of snapshots merged whole; merging one again would
+	// change nothing, as merges are idempotent and state only grows
+	// (forgetting a record clears seen).
+	seen     [8][sha256.Size]byte
+	nseen    int
+	dropped  uint64 // records dropped for maxSandboxes, so not merged
+	skipped  uint64 // snapshots skipped whole
+	decoded  uint64 // records decoded from snapshots
+	rskipped uint64 // records skipped as identical to ours
+}
+
+// sandboxCachedRec is a record's encoding for the snapshot.
+type sandboxCachedRec struct {
+	rec    *SandboxInfo
+	digest sandboxRecordDigest
+	enc    []byte
 }
 
 // initSandboxes attaches the subsystem to the node; NewNode calls it.
@@ -1422,6 +1873,7 @@ func (s *sandboxes) merge(in SandboxInfo, cleanup bool) bool {
 			return false
 		}
 		if len(s.recs) >= maxSandboxes {
+			s.snap.dropped++
 			s.mu.Unlock()
 			s.n.log.Warn("sandbox dropped: too many sandboxes", "sandbox", in.Name)
 			return false
@@ -1459,33 +1911,166 @@ func (s *sandboxes) gcLocked() {
 	for name, r := range s.recs {
 		if !r.DestroyedAt.IsZero() && r.DestroyedAt.Before(cutoff) {
 			delete(s.recs, name)
+			s.snap.nseen = 0
 		}
 	}
 }
 
-// Snapshot implements Replica.
-func (s *sandboxes) Snapshot() []byte {
-	s.mu.Lock()
-	s.gcLocked()
-	rs := make([]SandboxInfo, 0, len(s.recs))
-	for _, r := range s.recs {
-		rs = append(rs, *r)
+// snapCurrentLocked reports whether the cached snapshot encodes recs.
+func (s *sandboxes) snapCurrentLocked() bool {
+	c := &s.snap
+	if !c.valid || len(c.recs) != len(s.recs) {
+		return false
 	}
-	b, err := EncodeSandboxSnapshot(rs)
-	s.mu.Unlock()
-	if err != nil {
-		s.n.log.Warn("sandbox snapshot not encoded", "err", err)
-		b, _ = EncodeSandboxSnapshot(nil)
+	for name, r := range s.recs {
+		if c.recs[name].rec != r {
+			return false
+		}
 	}
-	return b
+	return true
 }
 
-// MergeSnapshot implements Replica.
+// snapshotLocked returns the snapshot of recs, re-encoding only the
+// records that changed since the last one.
+func (s *sandboxes) snapshotLocked() []byte {
+	c := &s.snap
+	if s.snapCurrentLocked() {
+		return c.enc
+	}
+	if c.recs == nil {
+		c.recs = make(map[string]sandboxCachedRec, len(s.recs))
+	}
+	names := make([]string, 0, len(s.recs))
+	for name := range s.recs {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	parts := make([]sandboxSnapPart, 0, len(names))
+	for _, name := range names {
+		r := s.recs[name]
+		cr, ok := c.recs[name]
+		if !ok || cr.rec != r {
+			enc, err := appendSandboxRecord(nil, r)
+			if err != nil {
+				s.n.log.Warn("sandbox left out of the snapshot", "sandbox", name, "err", err)
+				delete(c.recs, name)
+				continue
+			}
+			cr = sandboxCachedRec{rec: r, digest: digestRecord(enc), enc: enc}
+			c.recs[name] = cr
+		}
+		parts = append(parts, sandboxSnapPart{name: name, digest: cr.digest, enc: cr.enc})
+	}
+	for name := range c.recs {
+		if _, ok := s.recs[name]; !ok {
+			delete(c.recs, name)
+		}
+	}
+	c.enc, c.digest = encodeSandboxSnapshot(parts)
+	// A record that failed to encode leaves the cache invalid, so that it
+	// is tried again.
+	c.valid = len(parts) == len(names)
+	return c.enc
+}
+
+// seenLocked reports whether a snapshot with this digest needs no merge:
+// it is ours, or one merged whole before.
+func (s *sandboxes) seenLocked(digest [sha256.Size]byte) bool {
+	c := &s.snap
+	if s.snapCurrentLocked() && digest == c.digest {
+		return true
+	}
+	for i := range min(c.nseen, len(c.seen)) {
+		if c.seen[i] == digest {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *sandboxes) rememberLocked(digest [sha256.Size]byte) {
+	c := &s.snap
+	c.seen[c.nseen%len(c.seen)] = digest
+	c.nseen++
+	if c.nseen >= 2*len(c.seen) {
+		c.nseen -= len(c.seen)
+	}
+}
+
+// Snapshot implements Replica. The encoding is cached: an idle node
+// returns the same bytes without encoding anything.
+func (s *sandboxes) Snapshot() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.gcLocked()
+	return s.snapshotLocked()
+}
+
+// MergeSnapshot implements Replica. A version 2 snapshot whose digest is
+// that of our own state, or of a snapshot merged before, is not decoded;
+// otherwise only the records whose digest differs from ours are. A
+// snapshot with any invalid record is rejected whole.
 func (s *sandboxes) MergeSnapshot(b []byte) error {
-	rs, err := DecodeSandboxSnapshot(b)
+	ver, body, err := sandboxWire(b, "snapshot")
 	if err != nil {
 		return err
 	}
+	if ver == sandboxWireJSON {
+		rs, err := DecodeSandboxSnapshot(b)
+		if err != nil {
+			return err
+		}
+		s.mergeAll(rs)
+		return nil
+	}
+	if len(body) >= sha256.Size {
+		var digest [sha256.Size]byte
+		copy(digest[:], body)
+		s.mu.Lock()
+		seen := s.seenLocked(digest)
+		if seen {
+			s.snap.skipped++
+		}
+		s.mu.Unlock()
+		if seen {
+			return nil
+		}
+	}
+	snap, err := parseSandboxSnapshot(body)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	todo := make([]sandboxSnapPart, 0, len(snap.parts))
+	for _, p := range snap.parts {
+		if cr, ok := s.snap.recs[p.name]; ok && cr.rec == s.recs[p.name] && cr.digest == p.digest {
+			continue // the same record as ours
+		}
+		todo = append(todo, p)
+	}
+	s.snap.rskipped += uint64(len(snap.parts) - len(todo))
+	s.snap.decoded += uint64(len(todo))
+	dropped := s.snap.dropped
+	s.mu.Unlock()
+	rs := make([]SandboxInfo, 0, len(todo))
+	for _, p := range todo {
+		r, err := decodeSandboxPart(p)
+		if err != nil {
+			return fmt.Errorf("sandbox snapshot record %q: %w", p.name, err)
+		}
+		rs = append(rs, r)
+	}
+	s.mergeAll(rs)
+	s.mu.Lock()
+	if s.snap.dropped == dropped {
+		s.rememberLocked(snap.digest)
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+// mergeAll merges records from a snapshot and passes on what was news.
+func (s *sandboxes) mergeAll(rs []SandboxInfo) {
 	var news []string
 	for _, r := range rs {
 		if s.merge(r, true) {
@@ -1497,7 +2082,6 @@ func (s *sandboxes) MergeSnapshot(b []byte) error {
 		// memberlist's goroutine.
 		go s.broadcast(news...)
 	}
-	return nil
 }
 
 // MergeDelta implements Replica.
