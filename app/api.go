@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"math"
 	"mime"
 	"net/http"
 	"net/url"
@@ -277,6 +278,18 @@ func (a *API) authorized(w http.ResponseWriter, r *http.Request) bool {
 
 // writeJSON writes v as JSON with status.
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	if ap, ok := v.(jsonAppender); ok {
+		buf := getJSONBuffer()
+		defer putJSONBuffer(buf)
+		b, err := ap.AppendJSON(*buf)
+		*buf = b
+		if err == nil {
+			writeJSONBytes(w, status, append(b, '\n'))
+			return
+		}
+		writeError(w, &operations.Error{Code: operations.CodeInternal, Message: "the result does not encode as JSON: " + err.Error(), Err: err})
+		return
+	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -284,10 +297,99 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		writeError(w, &operations.Error{Code: operations.CodeInternal, Message: "the result does not encode as JSON: " + err.Error(), Err: err})
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
+	writeJSONBytes(w, status, buf.Bytes())
+}
+
+// writeJSONBytes writes an encoded JSON body with status.
+func writeJSONBytes(w http.ResponseWriter, status int, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	// The whole body is known: one write, without chunked framing.
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
+	_, _ = w.Write(body)
+}
+
+// jsonAppender is a result that writes its own JSON without reflection:
+// AppendJSON appends exactly what an encoding/json Encoder with
+// SetEscapeHTML(false) writes for it, without the newline.
+// builtin.ProcessList is one.
+type jsonAppender interface {
+	AppendJSON(b []byte) ([]byte, error)
+}
+
+// jsonBuffers holds response buffers of jsonAppender results.
+var jsonBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 32<<10); return &b }}
+
+// maxPooledJSON bounds the buffers kept for reuse (a rare huge response
+// does not stay in memory).
+const maxPooledJSON = 1 << 20
+
+func getJSONBuffer() *[]byte { return jsonBuffers.Get().(*[]byte) }
+
+func putJSONBuffer(b *[]byte) {
+	if cap(*b) > maxPooledJSON {
+		return
+	}
+	*b = (*b)[:0]
+	jsonBuffers.Put(b)
+}
+
+// writeRunResult writes RunResult{name, res, elapsed} through res's
+// AppendJSON: the bytes writeJSON would write through encoding/json.
+// It reports false (and writes nothing) when res cannot be written so.
+func writeRunResult(w http.ResponseWriter, name string, res any, elapsed time.Duration) bool {
+	ap, ok := res.(jsonAppender)
+	if !ok || !plainJSONName(name) {
+		return false
+	}
+	buf := getJSONBuffer()
+	defer putJSONBuffer(buf)
+	b := append(*buf, `{"operation":"`...)
+	b = append(b, name...)
+	b = append(b, `","result":`...)
+	b, err := ap.AppendJSON(b)
+	*buf = b
+	if err != nil {
+		writeError(w, &operations.Error{Code: operations.CodeInternal, Message: "the result does not encode as JSON: " + err.Error(), Err: err})
+		return true
+	}
+	b = append(b, `,"elapsed_ms":`...)
+	b = appendJSONFloat(b, float64(elapsed.Microseconds())/1000)
+	b = append(b, "}\n"...)
+	*buf = b
+	writeJSONBytes(w, http.StatusOK, b)
+	return true
+}
+
+// plainJSONName reports whether s is its own JSON string body (operation
+// names are [a-z][a-z0-9_]*).
+func plainJSONName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '_' {
+			return false
+		}
+	}
+	return true
+}
+
+// appendJSONFloat appends f as encoding/json writes a finite float64.
+func appendJSONFloat(b []byte, f float64) []byte {
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	b = strconv.AppendFloat(b, f, format, -1, 64)
+	if format == 'e' {
+		// clean up e-09 to e-9, as encoding/json does
+		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b
 }
 
 // writeError writes the error envelope with the code's status.
@@ -414,6 +516,9 @@ func (a *API) runOp(w http.ResponseWriter, r *http.Request, e operations.Entry, 
 	}
 	if !wrap {
 		writeJSON(w, http.StatusOK, res)
+		return
+	}
+	if writeRunResult(w, e.Spec.Name, res, elapsed) {
 		return
 	}
 	writeJSON(w, http.StatusOK, RunResult{Operation: e.Spec.Name, Result: res, ElapsedMS: float64(elapsed.Microseconds()) / 1000})

@@ -7,13 +7,19 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/clusterlab/clusterlab/cluster"
+	"github.com/clusterlab/clusterlab/operations/builtin"
 )
 
 // Benchmarks of the full HTTP path in-process: an httptest server over a
@@ -60,13 +66,20 @@ func benchCall(client *http.Client, method, u string, body []byte, header http.H
 	if err != nil {
 		return err
 	}
-	b, _ := io.ReadAll(resp.Body)
+	// Read into a reused buffer: the client's own garbage (io.ReadAll's
+	// growing copies) would add GC cycles to the server's latency.
+	buf := benchBodies.Get().(*bytes.Buffer)
+	defer benchBodies.Put(buf)
+	buf.Reset()
+	_, err = buf.ReadFrom(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return &benchError{resp.StatusCode, string(b)}
+		return &benchError{resp.StatusCode, buf.String()}
 	}
-	return nil
+	return err
 }
+
+var benchBodies = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 type benchError struct {
 	status int
@@ -215,4 +228,43 @@ func benchRequest(method, u string, body []byte, h http.Header) *http.Request {
 	}
 	req.Header = h.Clone()
 	return req
+}
+
+// TestRunResultJSONFastPath checks that a run result written through the
+// result's AppendJSON (writeRunResult, the fast path of the benchmarks
+// above) has the bytes and headers of encoding/json's RunResult.
+func TestRunResultJSONFastPath(t *testing.T) {
+	page := cluster.ProcessPage{Total: 3, NextCursor: "c<1>", Processes: []cluster.ProcessInfo{
+		{PID: cluster.PID{Node: "node-1", ID: 4}, Node: "node-1", Name: "a&b", Behavior: "echo", Status: cluster.StatusWaiting,
+			StartedAt: time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC), Labels: map[string]string{"x": "<y>", "a": "\u2028"}},
+	}, Missing: []cluster.NodeError{{Node: "node-3", Code: cluster.CodeTimeout, State: cluster.StateSuspect, Message: "late"}}}
+	// What list_processes returned before it wrote its own JSON.
+	plain := struct {
+		cluster.ProcessPage
+		Missing []cluster.NodeError `json:"missing"`
+	}{page, page.Missing}
+	list := builtin.ProcessList{Processes: page.Processes, Total: page.Total, NextCursor: page.NextCursor, Missing: page.Missing}
+	for _, elapsed := range []time.Duration{0, time.Microsecond, 830 * time.Microsecond, 1234567 * time.Microsecond, 100 * time.Hour} {
+		want := httptest.NewRecorder()
+		writeJSON(want, http.StatusOK, RunResult{Operation: "list_processes", Result: plain, ElapsedMS: float64(elapsed.Microseconds()) / 1000})
+		got := httptest.NewRecorder()
+		require.True(t, writeRunResult(got, "list_processes", list, elapsed))
+		assert.Equal(t, want.Body.String(), got.Body.String(), "elapsed %v", elapsed)
+		assert.Equal(t, want.Code, got.Code)
+		assert.Equal(t, want.Header(), got.Header())
+
+		// writeJSON's own fast path (unwrapped results).
+		want, got = httptest.NewRecorder(), httptest.NewRecorder()
+		writeJSON(want, http.StatusOK, plain)
+		writeJSON(got, http.StatusOK, list)
+		assert.Equal(t, want.Body.String(), got.Body.String())
+	}
+	assert.False(t, writeRunResult(httptest.NewRecorder(), "list_processes", plain, 0), "not an appender")
+	assert.False(t, writeRunResult(httptest.NewRecorder(), "odd\"name", list, 0), "a name that needs escaping")
+
+	bad := builtin.ProcessList{Processes: []cluster.ProcessInfo{{StartedAt: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}}}
+	rec := httptest.NewRecorder()
+	require.True(t, writeRunResult(rec, "list_processes", bad, 0))
+	assert.Equal(t, http.StatusInternalServerError, rec.Code)
+	assert.Contains(t, rec.Body.String(), "does not encode as JSON")
 }

@@ -3,6 +3,7 @@ package cluster
 import (
 	"encoding/binary"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -60,13 +61,39 @@ func appendInfo(b []byte, p *ProcessInfo) []byte {
 }
 
 // encodePage encodes a page of process infos (without cursor or missing
-// nodes, which the View adds).
+// nodes, which the View adds), in a buffer of pageBuffers.
 func encodePage(page ProcessPage) []byte {
-	b := appendPageHeader(make([]byte, 0, 64+len(page.Processes)*128), page.Total, len(page.Processes), page.more)
+	b := appendPageHeader(getPageBuffer(64+len(page.Processes)*128), page.Total, len(page.Processes), page.more)
 	for i := range page.Processes {
 		b = appendInfo(b, &page.Processes[i])
 	}
 	return b
+}
+
+// pageBuffers recycles the encoded pages of proc.list answers: the RPC
+// server returns a page's buffer once it has written it (see serveConn),
+// and the view the received frame once it has decoded it.
+var pageBuffers sync.Pool
+
+// maxPooledPage bounds the buffers kept in pageBuffers.
+const maxPooledPage = 256 << 10
+
+// getPageBuffer returns an empty buffer, of capacity size when it has to
+// allocate one.
+func getPageBuffer(size int) []byte {
+	if bp, ok := pageBuffers.Get().(*[]byte); ok {
+		return (*bp)[:0]
+	}
+	return make([]byte, 0, size)
+}
+
+// putPageBuffer gives b back to pageBuffers; nothing may use it after.
+func putPageBuffer(b []byte) {
+	if cap(b) == 0 || cap(b) > maxPooledPage {
+		return
+	}
+	b = b[:0]
+	pageBuffers.Put(&b)
 }
 
 func (d *decoder) count(what string) int {
@@ -176,7 +203,12 @@ func appendPageHeader(b []byte, total, count int, more bool) []byte {
 }
 
 // decodePage decodes what encodePage encoded; bytes come from the network.
-func decodePage(b []byte) (ProcessPage, error) {
+func decodePage(b []byte) (ProcessPage, error) { return decodePageInto(b, nil) }
+
+// decodePageInto is decodePage with the processes decoded into dst's
+// storage when it is large enough (a scratch slice the caller reuses;
+// dst's elements are overwritten). Strings are copies: b can be reused.
+func decodePageInto(b []byte, dst []ProcessInfo) (ProcessPage, error) {
 	if len(b) == 0 || b[0] != pageCodecVersion {
 		return ProcessPage{}, fmt.Errorf("%w: process page version", ErrBadFrame)
 	}
@@ -187,8 +219,12 @@ func decodePage(b []byte) (ProcessPage, error) {
 	page := ProcessPage{more: b[1]&1 != 0}
 	page.Total = int(min(d.uvarint("total"), 1<<40))
 	n := d.count("processes")
-	page.Processes = make([]ProcessInfo, 0, n)
-	seen := make(map[string]string)
+	if cap(dst) >= n {
+		page.Processes = dst[:0]
+	} else {
+		page.Processes = make([]ProcessInfo, 0, n)
+	}
+	seen := make(map[string]string, 4)
 	for range n {
 		if d.err != nil {
 			break

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
-	"sort"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -416,8 +416,13 @@ func (p *Process) Info() ProcessInfo {
 	return info
 }
 
+// sortPIDs sorts ps in place. Most processes have no links or monitors:
+// only a slice with an order is sorted, and without sort.Slice's
+// allocations (Info runs for every row of a process listing).
 func sortPIDs(ps []PID) {
-	sort.Slice(ps, func(i, j int) bool { return comparePID(ps[i], ps[j]) < 0 })
+	if len(ps) > 1 {
+		slices.SortFunc(ps, comparePID)
+	}
 }
 
 func comparePID(a, b PID) int {

@@ -32,7 +32,10 @@ const (
 	frameHeaderSize = 1 + 8 + 4 + 1
 	maxFrameSize    = 8 << 20
 	helloTimeout    = 5 * time.Second
-	dialTimeout     = 2 * time.Second
+	// minPooledFrame is the body size from which readFrame takes its
+	// buffer from pageBuffers.
+	minPooledFrame = 1 << 10
+	dialTimeout    = 2 * time.Second
 )
 
 type frame struct {
@@ -80,7 +83,19 @@ func readFrame(r *bufio.Reader) (frame, error) {
 	if _, err := io.ReadFull(r, hdr[4:]); err != nil {
 		return frame{}, err
 	}
-	body := make([]byte, size-frameHeaderSize)
+	var body []byte
+	if n := int(size - frameHeaderSize); n >= minPooledFrame {
+		// Large bodies are mostly proc.list pages, which the view gives
+		// back to pageBuffers once decoded.
+		// A pooled buffer much larger than the frame stays for a page.
+		if body = getPageBuffer(n); cap(body) < n || cap(body) > 4*n {
+			putPageBuffer(body)
+			body = make([]byte, n)
+		}
+		body = body[:n]
+	} else {
+		body = make([]byte, n)
+	}
 	if _, err := io.ReadFull(r, body); err != nil {
 		return frame{}, err
 	}
@@ -198,7 +213,13 @@ func (n *Node) serveConn(c net.Conn) {
 			reqs.Add(1)
 			go func() {
 				defer reqs.Done()
-				reply(n.dispatch(from, f))
+				out := n.dispatch(from, f)
+				reply(out)
+				if out.typ == frameResponse && f.method == methodList {
+					// The proc.list handler answers a fresh page from
+					// pageBuffers (queryLocalEncoded), written by now.
+					putPageBuffer(out.payload)
+				}
 			}()
 		default:
 			n.stats.badFrames.Add(1)

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -452,6 +453,7 @@ func (n *Node) queryLocal(q ProcessQuery) (ProcessPage, error) {
 	for i := range sel.keys {
 		page.Processes[i] = sel.keys[i].p.Info()
 	}
+	sel.release()
 	// Counters may have moved since the scan: the page is in the order of
 	// the snapshots it returns (the view merges pages in that order).
 	for i := 1; i < len(page.Processes); i++ {
@@ -470,12 +472,14 @@ func (n *Node) queryLocalEncoded(q ProcessQuery) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := appendPageHeader(make([]byte, 0, 64+len(sel.keys)*128), sel.total, len(sel.keys), sel.more)
+	b := appendPageHeader(getPageBuffer(64+len(sel.keys)*128), sel.total, len(sel.keys), sel.more)
 	var prev, cur ProcessInfo
 	for i := range sel.keys {
 		cur = sel.keys[i].p.Info()
 		if i > 0 && q.order(&prev, &cur) > 0 {
 			// Counters moved out of order since the scan: sort snapshots.
+			putPageBuffer(b)
+			sel.release()
 			page, err := n.queryLocal(q)
 			if err != nil {
 				return nil, err
@@ -485,6 +489,7 @@ func (n *Node) queryLocalEncoded(q ProcessQuery) ([]byte, error) {
 		b = appendInfo(b, &cur)
 		prev = cur
 	}
+	sel.release()
 	return b, nil
 }
 
@@ -494,6 +499,31 @@ type localSelection struct {
 	keys  []queryKey
 	total int
 	more  bool
+}
+
+// keyBuffers recycles the key heaps of selectLocal (release).
+var keyBuffers sync.Pool
+
+// maxPooledKeys bounds the heaps kept in keyBuffers.
+const maxPooledKeys = 4096
+
+func getKeys(size int) []queryKey {
+	if kp, ok := keyBuffers.Get().(*[]queryKey); ok {
+		return (*kp)[:0]
+	}
+	return make([]queryKey, 0, size)
+}
+
+// release gives the selection's keys back for reuse; sel is done with.
+func (sel *localSelection) release() {
+	k := sel.keys
+	sel.keys = nil
+	if cap(k) == 0 || cap(k) > maxPooledKeys {
+		return
+	}
+	clear(k) // keys point at processes: do not keep them alive
+	k = k[:0]
+	keyBuffers.Put(&k)
 }
 
 // selectLocal scans this node's processes for a query (normalised here).
@@ -512,7 +542,7 @@ func (n *Node) selectLocal(q *ProcessQuery) (localSelection, error) {
 	order := q.keyOrder()
 	needLock := q.Status != "" || q.Sort == "status" || q.Sort == "mailbox" || q.Sort == "messages_in" || q.Sort == "messages_out"
 	var sel localSelection
-	top := topK{k: q.Limit, order: order, h: make([]queryKey, 0, min(q.Limit, n.procs.count()))}
+	top := topK{k: q.Limit, order: order, h: getKeys(min(q.Limit, n.procs.count()))}
 	var batch []*Process
 	for i := range n.procs.shards {
 		// Copy the shard out so that its lock is not held while the
@@ -605,8 +635,13 @@ func (v *View) Processes(ctx context.Context, q ProcessQuery) (ProcessPage, erro
 			out, err := v.node.Request(cctx, name, methodList, payload)
 			if err != nil {
 				r.err = err
-			} else if r.page, err = decodePage(out); err != nil {
-				r.err = &RPCError{Code: CodeInternal, Node: name, Message: "malformed list response: " + err.Error()}
+			} else {
+				r.page, err = decodePageInto(out, getInfos())
+				// The page's strings are copies: the frame can be reused.
+				putPageBuffer(out)
+				if err != nil {
+					r.err = &RPCError{Code: CodeInternal, Node: name, Message: "malformed list response: " + err.Error()}
+				}
 			}
 			results <- r
 		}()
@@ -646,6 +681,13 @@ wait:
 		}
 	}
 	page.Processes = mergeFirst(lists, q.Limit+1, q.order)
+	if len(lists) > 1 {
+		// mergeFirst copied the processes out: the nodes' pages are
+		// scratch (with one list, it returned that list itself).
+		for _, l := range lists {
+			putInfos(l)
+		}
+	}
 	if len(page.Processes) > q.Limit {
 		page.Processes = page.Processes[:q.Limit]
 		more = true
@@ -654,6 +696,29 @@ wait:
 		page.NextCursor = encodeCursor(q.Sort, page.Processes[len(page.Processes)-1])
 	}
 	return page, nil
+}
+
+// infoBuffers recycles the decoded pages of a fan-out (getInfos, putInfos).
+var infoBuffers sync.Pool
+
+// maxPooledInfos bounds the slices kept in infoBuffers.
+const maxPooledInfos = 4096
+
+func getInfos() []ProcessInfo {
+	if ip, ok := infoBuffers.Get().(*[]ProcessInfo); ok {
+		return *ip
+	}
+	return nil
+}
+
+// putInfos gives l's storage back for reuse; nothing may use l after.
+func putInfos(l []ProcessInfo) {
+	if cap(l) == 0 || cap(l) > maxPooledInfos {
+		return
+	}
+	clear(l) // do not keep the processes' strings and maps alive
+	l = l[:0]
+	infoBuffers.Put(&l)
 }
 
 // mergeFirst merges lists, each already in order, and returns the first

@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"time"
 	"unicode/utf8"
 
@@ -33,80 +36,258 @@ func listProcesses(ctx context.Context, env *operations.Env, p operations.Params
 
 // ProcessList is what list_processes returns: a page of processes and the
 // nodes that did not answer (always present, empty when all answered).
+//
+// It writes its own JSON (AppendJSON, MarshalJSON): the same bytes that
+// encoding/json writes for the page's cluster.ProcessInfo values, without
+// reflection and without a copy of the rows.
 type ProcessList struct {
-	Processes []ProcessRow `json:"processes"`
+	// Processes are the page's processes, in order.
+	Processes []cluster.ProcessInfo
 	// Total counts every matching process on the nodes that answered.
-	Total int `json:"total"`
+	Total int
 	// NextCursor continues the query; empty on the last page.
-	NextCursor string              `json:"next_cursor,omitempty"`
-	Missing    []cluster.NodeError `json:"missing"`
+	NextCursor string
+	// Missing lists the nodes that did not answer.
+	Missing []cluster.NodeError
 }
 
-// ProcessRow is one process of a ProcessList: a cluster.ProcessInfo with
-// its PIDs and start time already in their JSON text, so that it encodes
-// to the same JSON with plain fields only (encoding/json compacts what
-// every Marshaler returns, which made PIDs and times the bulk of a
-// listing's cost).
-type ProcessRow struct {
-	PID              string            `json:"pid"`
-	Node             string            `json:"node"`
-	Name             string            `json:"name,omitempty"`
-	Registered       []string          `json:"registered,omitempty"`
-	Behavior         string            `json:"behavior"`
-	Status           string            `json:"status"`
-	Mailbox          int               `json:"mailbox"`
-	MailboxHighWater int               `json:"mailbox_high_water"`
-	MessagesIn       uint64            `json:"messages_in"`
-	MessagesOut      uint64            `json:"messages_out"`
-	StartedAt        string            `json:"started_at"`
-	Links            []string          `json:"links,omitempty"`
-	Monitors         []string          `json:"monitors,omitempty"`
-	Monitoring       []string          `json:"monitoring,omitempty"`
-	TrapExits        bool              `json:"trap_exits,omitempty"`
-	Labels           map[string]string `json:"labels,omitempty"`
-}
-
-// newProcessList turns a page into its rows.
+// newProcessList wraps a page, checking that its start times have a JSON
+// form (RFC 3339: years 0–9999, zone offsets under 24 h).
 func newProcessList(page cluster.ProcessPage) (ProcessList, error) {
-	l := ProcessList{Processes: make([]ProcessRow, len(page.Processes)), Total: page.Total, NextCursor: page.NextCursor, Missing: page.Missing}
-	if l.Missing == nil {
-		l.Missing = []cluster.NodeError{}
-	}
 	for i := range page.Processes {
-		p := &page.Processes[i]
-		// time.Time's JSON: RFC 3339 with nanoseconds, for years 0–9999.
-		started, err := p.StartedAt.MarshalText()
-		if err != nil {
-			return ProcessList{}, fmt.Errorf("builtin: process %s: started_at: %w", p.PID, err)
-		}
-		l.Processes[i] = ProcessRow{
-			PID: pidText(p.PID), Node: p.Node, Name: p.Name, Registered: p.Registered,
-			Behavior: p.Behavior, Status: p.Status, Mailbox: p.Mailbox, MailboxHighWater: p.MailboxHighWater,
-			MessagesIn: p.MessagesIn, MessagesOut: p.MessagesOut, StartedAt: string(started),
-			Links: pidTexts(p.Links), Monitors: pidTexts(p.Monitors), Monitoring: pidTexts(p.Monitoring),
-			TrapExits: p.TrapExits, Labels: p.Labels,
+		if err := checkJSONTime(page.Processes[i].StartedAt); err != nil {
+			return ProcessList{}, fmt.Errorf("builtin: process %s: started_at: %w", page.Processes[i].PID, err)
 		}
 	}
-	return l, nil
+	return ProcessList{Processes: page.Processes, Total: page.Total, NextCursor: page.NextCursor, Missing: page.Missing}, nil
 }
 
-// pidText is a PID's JSON text (PID.MarshalText: empty for the zero PID).
-func pidText(p cluster.PID) string {
+// checkJSONTime reports whether time.Time.MarshalJSON would fail on t.
+func checkJSONTime(t time.Time) error {
+	if y := t.Year(); y < 0 || y > 9999 {
+		return errors.New("year outside of range [0,9999]")
+	}
+	if _, off := t.Zone(); off <= -24*3600 || off >= 24*3600 {
+		return errors.New("timezone hour outside of range [0,23]")
+	}
+	return nil
+}
+
+// MarshalJSON implements json.Marshaler with AppendJSON.
+func (l ProcessList) MarshalJSON() ([]byte, error) {
+	return l.AppendJSON(make([]byte, 0, 256+len(l.Processes)*256))
+}
+
+// AppendJSON appends the list's JSON to b: what encoding/json with
+// SetEscapeHTML(false) writes for
+//
+//	{"processes": [ProcessInfo...], "total", "next_cursor" (omitempty), "missing": [NodeError...]}
+//
+// (json.Marshal, which escapes HTML, gets it through MarshalJSON).
+func (l ProcessList) AppendJSON(b []byte) ([]byte, error) {
+	b = append(b, `{"processes":[`...)
+	var err error
+	for i := range l.Processes {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if b, err = appendInfoJSON(b, &l.Processes[i]); err != nil {
+			return b, fmt.Errorf("builtin: process %s: started_at: %w", l.Processes[i].PID, err)
+		}
+	}
+	b = append(b, `],"total":`...)
+	b = strconv.AppendInt(b, int64(l.Total), 10)
+	if l.NextCursor != "" {
+		b = append(b, `,"next_cursor":`...)
+		b = appendJSONString(b, l.NextCursor)
+	}
+	b = append(b, `,"missing":[`...)
+	for i := range l.Missing {
+		m := &l.Missing[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"node":`...)
+		b = appendJSONString(b, m.Node)
+		b = append(b, `,"code":`...)
+		b = appendJSONString(b, m.Code)
+		if m.State != "" {
+			b = append(b, `,"state":`...)
+			b = appendJSONString(b, m.State)
+		}
+		b = append(b, `,"message":`...)
+		b = appendJSONString(b, m.Message)
+		b = append(b, '}')
+	}
+	return append(b, "]}"...), nil
+}
+
+// appendInfoJSON appends p as encoding/json encodes a cluster.ProcessInfo
+// (field order and omitempty of its tags).
+func appendInfoJSON(b []byte, p *cluster.ProcessInfo) ([]byte, error) {
+	b = append(b, `{"pid":`...)
+	b = appendPIDJSON(b, p.PID)
+	b = append(b, `,"node":`...)
+	b = appendJSONString(b, p.Node)
+	if p.Name != "" {
+		b = append(b, `,"name":`...)
+		b = appendJSONString(b, p.Name)
+	}
+	if len(p.Registered) > 0 {
+		b = append(b, `,"registered":[`...)
+		for i, s := range p.Registered {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, s)
+		}
+		b = append(b, ']')
+	}
+	b = append(b, `,"behavior":`...)
+	b = appendJSONString(b, p.Behavior)
+	b = append(b, `,"status":`...)
+	b = appendJSONString(b, p.Status)
+	b = append(b, `,"mailbox":`...)
+	b = strconv.AppendInt(b, int64(p.Mailbox), 10)
+	b = append(b, `,"mailbox_high_water":`...)
+	b = strconv.AppendInt(b, int64(p.MailboxHighWater), 10)
+	b = append(b, `,"messages_in":`...)
+	b = strconv.AppendUint(b, p.MessagesIn, 10)
+	b = append(b, `,"messages_out":`...)
+	b = strconv.AppendUint(b, p.MessagesOut, 10)
+	b = append(b, `,"started_at":"`...)
+	n0 := len(b)
+	b = p.StartedAt.AppendFormat(b, time.RFC3339Nano)
+	if err := checkRFC3339(b[n0:]); err != nil {
+		return b, err
+	}
+	b = append(b, '"')
+	b = appendPIDsJSON(b, `,"links":[`, p.Links)
+	b = appendPIDsJSON(b, `,"monitors":[`, p.Monitors)
+	b = appendPIDsJSON(b, `,"monitoring":[`, p.Monitoring)
+	if p.TrapExits {
+		b = append(b, `,"trap_exits":true`...)
+	}
+	if len(p.Labels) > 0 {
+		b = append(b, `,"labels":{`...)
+		// encoding/json sorts a map's keys.
+		var stack [16]string
+		keys := stack[:0]
+		for k := range p.Labels {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for i, k := range keys {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, k)
+			b = append(b, ':')
+			b = appendJSONString(b, p.Labels[k])
+		}
+		b = append(b, '}')
+	}
+	return append(b, '}'), nil
+}
+
+// checkRFC3339 makes the checks of time.Time.MarshalJSON on its text.
+func checkRFC3339(s []byte) error {
+	switch {
+	case len(s) < 5 || s[4] != '-':
+		return errors.New("year outside of range [0,9999]")
+	case s[len(s)-1] != 'Z':
+		if len(s) < 6 {
+			return errors.New("timezone hour outside of range [0,23]")
+		}
+		c, h := s[len(s)-6], s[len(s)-5:]
+		if ('0' <= c && c <= '9') || 10*(h[0]-'0')+(h[1]-'0') >= 24 {
+			return errors.New("timezone hour outside of range [0,23]")
+		}
+	}
+	return nil
+}
+
+// appendPIDJSON appends a PID's JSON (its text; "" for the zero PID).
+func appendPIDJSON(b []byte, p cluster.PID) []byte {
 	if p.IsZero() {
-		return ""
+		return append(b, `""`...)
 	}
-	return p.String()
+	b = appendJSONString(b, p.Node)
+	b[len(b)-1] = '/' // the closing quote: "/" and digits need no escape
+	b = strconv.AppendUint(b, p.ID, 10)
+	return append(b, '"')
 }
 
-func pidTexts(ps []cluster.PID) []string {
+// appendPIDsJSON appends a PID list field (omitted when empty).
+func appendPIDsJSON(b []byte, field string, ps []cluster.PID) []byte {
 	if len(ps) == 0 {
-		return nil
+		return b
 	}
-	out := make([]string, len(ps))
+	b = append(b, field...)
 	for i, p := range ps {
-		out[i] = pidText(p)
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendPIDJSON(b, p)
 	}
-	return out
+	return append(b, ']')
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s as a JSON string exactly as encoding/json
+// does with SetEscapeHTML(false): quotes, backslashes and control
+// characters escaped, invalid UTF-8 as \ufffd, U+2028 and U+2029 escaped.
+func appendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '\\', '"':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }
 
 func processInfo(ctx context.Context, env *operations.Env, p operations.Params) (any, error) {
