@@ -475,22 +475,8 @@ func TestAgentCluster(t *testing.T) {
 	survivors := slices.DeleteFunc(slices.Clone(names), func(n string) bool { return n == victim })
 	t.Logf("SIGKILL %s, which runs %v", victim, lost)
 
-	var mu sync.Mutex
-	var suspectAt, deadAt time.Time
-	unsub := obs.Observer.Subscribe(func(ev cluster.MemberEvent) {
-		if ev.Member.Name != victim {
-			return
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		if (ev.Type == cluster.MemberSuspected || ev.Type == cluster.MemberDied) && suspectAt.IsZero() {
-			suspectAt = time.Now()
-		}
-		if ev.Type == cluster.MemberDied && deadAt.IsZero() {
-			deadAt = time.Now()
-		}
-	})
-	defer unsub()
+	w := watchDeath(obs.Observer, victim)
+	defer w.stop()
 	killed := time.Now()
 	require.NoError(t, agents[victim].cmd.Process.Signal(syscall.SIGKILL))
 	<-agents[victim].done
@@ -505,11 +491,10 @@ func TestAgentCluster(t *testing.T) {
 		kids = l
 		return true
 	}), "the children of %s restart on the others", victim)
-	mu.Lock()
+	suspectAt, deadAt := w.times()
 	require.False(t, suspectAt.IsZero(), "the observer suspected %s", victim)
 	t.Logf("figures: %s suspected after %s, dead after %s; its %d children elsewhere after %s",
 		victim, suspectAt.Sub(killed).Round(time.Millisecond), deadAt.Sub(killed).Round(time.Millisecond), len(lost), movedAt.Sub(killed).Round(time.Millisecond))
-	mu.Unlock()
 
 	// Exactly once: one copy of each child, one migration away from the
 	// victim for each child it ran.
@@ -891,36 +876,20 @@ func BenchmarkAgentFailover(b *testing.B) {
 		victim := names[1+round%2]
 		round++
 		a := agents[victim]
-		var mu sync.Mutex
-		var suspectAt, deadAt time.Time
-		unsub := obs.Observer.Subscribe(func(ev cluster.MemberEvent) {
-			if ev.Member.Name != victim {
-				return
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			if (ev.Type == cluster.MemberSuspected || ev.Type == cluster.MemberDied) && suspectAt.IsZero() {
-				suspectAt = time.Now()
-			}
-			if ev.Type == cluster.MemberDied && deadAt.IsZero() {
-				deadAt = time.Now()
-			}
-		})
+		w := watchDeath(obs.Observer, victim)
 		killed := time.Now()
 		require.NoError(b, a.cmd.Process.Signal(syscall.SIGKILL))
 		<-a.done
 		require.True(b, poll(30*time.Second, 10*time.Millisecond, func() bool { return settled(victim) }))
 		movedAt := time.Now()
 		require.True(b, poll(10*time.Second, 10*time.Millisecond, func() bool {
-			mu.Lock()
-			defer mu.Unlock()
+			_, deadAt := w.times()
 			return !deadAt.IsZero()
 		}))
-		unsub()
-		mu.Lock()
+		w.stop()
+		suspectAt, deadAt := w.times()
 		suspect = append(suspect, suspectAt.Sub(killed))
 		dead = append(dead, deadAt.Sub(killed))
-		mu.Unlock()
 		moved = append(moved, movedAt.Sub(killed))
 
 		a.args = append([]string{"--bind", a.gossip, "--join", agents["f1"].gossip}, common...)
@@ -969,4 +938,39 @@ func FuzzSplitDNSName(f *testing.F) {
 		assert.NotEmpty(t, name)
 		assert.True(t, port > 0 && port <= 65535, "port %d", port)
 	})
+}
+
+// deathWatch records when an observer first suspected a node and first
+// declared it dead.
+type deathWatch struct {
+	mu                sync.Mutex
+	suspectAt, deadAt time.Time
+	stop              func()
+}
+
+// watchDeath starts recording victim's suspicion and death as n sees them.
+func watchDeath(n *cluster.Node, victim string) *deathWatch {
+	w := &deathWatch{}
+	w.stop = n.Subscribe(func(ev cluster.MemberEvent) {
+		if ev.Member.Name != victim {
+			return
+		}
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if (ev.Type == cluster.MemberSuspected || ev.Type == cluster.MemberDied) && w.suspectAt.IsZero() {
+			w.suspectAt = time.Now()
+		}
+		if ev.Type == cluster.MemberDied && w.deadAt.IsZero() {
+			w.deadAt = time.Now()
+		}
+	})
+	return w
+}
+
+// times returns when the victim was first suspected and declared dead
+// (zero when not yet).
+func (w *deathWatch) times() (suspect, dead time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.suspectAt, w.deadAt
 }
