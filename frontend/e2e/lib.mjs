@@ -101,3 +101,26 @@ export async function launch() {
   });
   return { context, userDataDir };
 }
+
+/**
+ * openPage returns the context's page set up for a test run: the step
+ * timeout, console and page errors collected into consoleErrors, shot(name)
+ * saving a screenshot into outDir, and goto(view) switching views through
+ * the sidebar (closing the palette first).
+ */
+export async function openPage(context) {
+  const page = context.pages()[0] ?? (await context.newPage());
+  page.setDefaultTimeout(Number(process.env.E2E_STEP_TIMEOUT ?? 20000));
+  const consoleErrors = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error') consoleErrors.push(m.text());
+  });
+  page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`));
+  const shot = (name) => page.screenshot({ path: join(outDir, `${name}.png`) });
+  const goto = async (view) => {
+    if (await page.getByTestId('palette').isVisible()) await page.keyboard.press('Escape');
+    await page.getByTestId(`nav-${view}`).click();
+    await page.getByTestId('view-title').filter({ hasText: new RegExp(view, 'i') }).waitFor();
+  };
+  return { page, consoleErrors, shot, goto };
+}

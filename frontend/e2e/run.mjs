@@ -9,12 +9,10 @@
 // a check fails and prints one line per check with its duration.
 
 import { rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { apiClient, launch, outDir, server } from './lib.mjs';
+import { apiClient, launch, openPage, outDir, server } from './lib.mjs';
 import { healthChecks } from './health.mjs';
 import { sessionChecks } from './session.mjs';
 
-const STEP_TIMEOUT = Number(process.env.E2E_STEP_TIMEOUT ?? 20000);
 
 const results = [];
 async function check(name, fn) {
@@ -35,20 +33,8 @@ async function main() {
   const srv = await server();
   const api = apiClient(srv.url, srv.token);
   const { context, userDataDir } = await launch();
-  const consoleErrors = [];
+  const { page, consoleErrors, shot, goto } = await openPage(context);
   try {
-    const page = context.pages()[0] ?? (await context.newPage());
-    page.setDefaultTimeout(STEP_TIMEOUT);
-    page.on('console', (m) => {
-      if (m.type() === 'error') consoleErrors.push(m.text());
-    });
-    page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`));
-    const shot = (name) => page.screenshot({ path: join(outDir, `${name}.png`) });
-    const goto = async (view) => {
-      if (await page.getByTestId('palette').isVisible()) await page.keyboard.press('Escape');
-      await page.getByTestId(`nav-${view}`).click();
-      await page.getByTestId('view-title').filter({ hasText: new RegExp(view, 'i') }).waitFor();
-    };
 
     await check('the page shows 5 nodes', async () => {
       const t0 = performance.now();

@@ -15,7 +15,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { apiClient, launch, outDir } from './lib.mjs';
+import { apiClient, launch, openPage, outDir } from './lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const STEP_TIMEOUT = Number(process.env.E2E_STEP_TIMEOUT ?? 20000);
@@ -129,22 +129,10 @@ export async function sessionChecks({ check }) {
   }
   const dataDir = mkdtempSync(join(tmpdir(), 'clusterlab-e2e-session-'));
   const { context, userDataDir } = await launch();
-  const consoleErrors = [];
+  const { page, consoleErrors, shot, goto } = await openPage(context);
   let srv = null;
   let agent = null;
   try {
-    const page = context.pages()[0] ?? (await context.newPage());
-    page.setDefaultTimeout(STEP_TIMEOUT);
-    page.on('console', (m) => {
-      if (m.type() === 'error') consoleErrors.push(m.text());
-    });
-    page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`));
-    const shot = (name) => page.screenshot({ path: join(outDir, `${name}.png`) });
-    const goto = async (view) => {
-      if (await page.getByTestId('palette').isVisible()) await page.keyboard.press('Escape');
-      await page.getByTestId(`nav-${view}`).click();
-      await page.getByTestId('view-title').filter({ hasText: new RegExp(view, 'i') }).waitFor();
-    };
 
     let pinnedPid = '';
     let namedPid = '';
