@@ -209,6 +209,27 @@ func (m *module) spawn(thread *starlark.Thread, b *starlark.Builtin, args starla
 	return starlark.String(pid.String()), nil
 }
 
+// message checks the arguments send and call share: the node to act
+// from, the target pid and the message (a kind, and a body of bytes).
+func (m *module) message(fn string, pidV starlark.Value, kind string, bodyV starlark.Value) (*cluster.Node, cluster.PID, cluster.Message, error) {
+	n, err := m.node(fn)
+	if err != nil {
+		return nil, cluster.PID{}, cluster.Message{}, err
+	}
+	pid, err := parsePID(fn, pidV)
+	if err != nil {
+		return nil, cluster.PID{}, cluster.Message{}, err
+	}
+	if kind == "" {
+		return nil, cluster.PID{}, cluster.Message{}, fmt.Errorf("%s: kind is empty", fn)
+	}
+	body, err := bodyBytes(fn, "body", bodyV, false)
+	if err != nil {
+		return nil, cluster.PID{}, cluster.Message{}, err
+	}
+	return n, pid, cluster.Message{Kind: kind, Body: body}, nil
+}
+
 func (m *module) send(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	fn := b.Name()
 	var pidV starlark.Value
@@ -217,22 +238,11 @@ func (m *module) send(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	if err := starlark.UnpackArgs(fn, args, kwargs, "pid", &pidV, "kind", &kind, "body?", &bodyV); err != nil {
 		return nil, err
 	}
-	n, err := m.node(fn)
+	n, pid, msg, err := m.message(fn, pidV, kind, bodyV)
 	if err != nil {
 		return nil, err
 	}
-	pid, err := parsePID(fn, pidV)
-	if err != nil {
-		return nil, err
-	}
-	if kind == "" {
-		return nil, fmt.Errorf("%s: kind is empty", fn)
-	}
-	body, err := bodyBytes(fn, "body", bodyV, false)
-	if err != nil {
-		return nil, err
-	}
-	if err := n.Send(pid, cluster.Message{Kind: kind, Body: body}); err != nil {
+	if err := n.Send(pid, msg); err != nil {
 		return nil, fmt.Errorf("%s: %w", fn, err)
 	}
 	return starlark.None, nil
@@ -247,18 +257,7 @@ func (m *module) call(thread *starlark.Thread, b *starlark.Builtin, args starlar
 	if err := starlark.UnpackArgs(fn, args, kwargs, "pid", &pidV, "kind", &kind, "body?", &bodyV, "timeout?", &timeoutV); err != nil {
 		return nil, err
 	}
-	n, err := m.node(fn)
-	if err != nil {
-		return nil, err
-	}
-	pid, err := parsePID(fn, pidV)
-	if err != nil {
-		return nil, err
-	}
-	if kind == "" {
-		return nil, fmt.Errorf("%s: kind is empty", fn)
-	}
-	body, err := bodyBytes(fn, "body", bodyV, false)
+	n, pid, msg, err := m.message(fn, pidV, kind, bodyV)
 	if err != nil {
 		return nil, err
 	}
@@ -271,7 +270,7 @@ func (m *module) call(thread *starlark.Thread, b *starlark.Builtin, args starlar
 	}
 	ctx, cancel := context.WithTimeout(contextOf(thread), timeout)
 	defer cancel()
-	reply, err := n.Call(ctx, pid, cluster.Message{Kind: kind, Body: body})
+	reply, err := n.Call(ctx, pid, msg)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", fn, err)
 	}

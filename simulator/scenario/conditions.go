@@ -835,16 +835,9 @@ func (c *supervisorCond) validate(v *validator) error {
 }
 
 func (c *supervisorCond) check(_ context.Context, r *runner) (bool, string) {
-	nodes := r.sim.Running()
-	if c.Observer != "" {
-		n, err := r.running(c.Observer)
-		if err != nil {
-			return false, err.Error()
-		}
-		nodes = []*cluster.Node{n}
-	}
-	if len(nodes) == 0 {
-		return false, "no node is running"
+	nodes, err := r.observers(c.Observer)
+	if err != nil {
+		return false, err.Error()
 	}
 	ok := true
 	byView := map[string][]string{}
@@ -930,16 +923,9 @@ func (c *sandboxCond) validate(v *validator) error {
 }
 
 func (c *sandboxCond) check(_ context.Context, r *runner) (bool, string) {
-	nodes := r.sim.Running()
-	if c.Observer != "" {
-		n, err := r.running(c.Observer)
-		if err != nil {
-			return false, err.Error()
-		}
-		nodes = []*cluster.Node{n}
-	}
-	if len(nodes) == 0 {
-		return false, "no node is running"
+	nodes, err := r.observers(c.Observer)
+	if err != nil {
+		return false, err.Error()
 	}
 	ok := true
 	byView := map[string][]string{}

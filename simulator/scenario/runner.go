@@ -211,6 +211,23 @@ func (r *runner) running(name string) (*cluster.Node, error) {
 	return nil, fmt.Errorf("node %s does not exist", name)
 }
 
+// observers returns the nodes whose view a condition checks: the named
+// one, or every running node when name is empty.
+func (r *runner) observers(name string) ([]*cluster.Node, error) {
+	if name != "" {
+		n, err := r.running(name)
+		if err != nil {
+			return nil, err
+		}
+		return []*cluster.Node{n}, nil
+	}
+	nodes := r.sim.Running()
+	if len(nodes) == 0 {
+		return nil, errors.New("no node is running")
+	}
+	return nodes, nil
+}
+
 // via picks the node a step works through: the named one, else the first
 // running node among prefer, else the first running node.
 func (r *runner) via(name string, prefer ...string) (*cluster.Node, error) {
