@@ -580,10 +580,11 @@ func (n *Node) observe(t MemberEventType, mn *memberlist.Node) {
 		n.members[mn.Name] = r
 	}
 	if t == MemberDied {
-		// memberlist does not tell a leave from a death; a node about to
-		// leave says so in its metadata first.
+		// memberlist marks a node that announced its own leave as
+		// StateLeft; a node about to leave also says so in its metadata
+		// first, in case its leave message is missed here.
 		state = StateDead
-		if r.meta.Leaving || meta.Leaving {
+		if mn.State == memberlist.StateLeft || r.meta.Leaving || meta.Leaving {
 			t, state = MemberLeft, StateLeft
 		}
 	}
