@@ -702,9 +702,14 @@ type supervisors struct {
 	orphans        map[PID]Reason
 	pendingExits   map[childKey]pendingExit
 	pendingRestart map[childKey]int
-	restarts       map[string][]time.Time
-	failed         map[string]supFailure
-	migrations     []Migration
+	// handedTo records, for a child this node stopped because another
+	// node became its owner, that node: if the child comes back here
+	// before this node learnt where it ran, the move back is still
+	// recorded as coming from there.
+	handedTo   map[childKey]string
+	restarts   map[string][]time.Time
+	failed     map[string]supFailure
+	migrations []Migration
 }
 
 // initSupervisors attaches the subsystem to the node; NewNode calls it.
@@ -720,6 +725,7 @@ func (n *Node) initSupervisors() {
 		orphans:        make(map[PID]Reason),
 		pendingExits:   make(map[childKey]pendingExit),
 		pendingRestart: make(map[childKey]int),
+		handedTo:       make(map[childKey]string),
 		restarts:       make(map[string][]time.Time),
 		failed:         make(map[string]supFailure),
 	}
@@ -991,6 +997,7 @@ func (s *supervisors) gcLocked(now time.Time) {
 	for k, r := range s.children {
 		if r.Deleted && r.seenAt.Before(cutoff) {
 			delete(s.children, k)
+			delete(s.handedTo, k)
 		}
 	}
 	for pid, m := range s.stopping {
@@ -1262,6 +1269,8 @@ func (s *supervisors) reconcile(ctx context.Context) {
 			why := "owner is now " + owner
 			if owner == "" {
 				why = "no node qualifies: " + err.Error()
+			} else {
+				s.handedTo[k] = owner
 			}
 			stops = append(stops, supStop{k: k, pid: lc.pid, why: why})
 		case owner != n.name:
@@ -1357,7 +1366,12 @@ func (s *supervisors) spawnLocal(ctx context.Context, k childKey, spec ChildSpec
 		return PID{}, fmt.Errorf("cluster: child %s was removed while it started", k)
 	}
 	lc := &localChild{pid: pid, startedAt: now, restarts: restarts, prevLoc: cur.Loc}
-	if from := cur.Loc.Node; from != "" && from != n.name {
+	from := cur.Loc.Node
+	if to := s.handedTo[k]; (from == "" || from == n.name) && to != "" && to != n.name {
+		from = to // the news of where it ran has not arrived yet
+	}
+	delete(s.handedTo, k)
+	if from != "" && from != n.name {
 		lc.moved = true
 		if cands == nil {
 			cands = s.candidates()
